@@ -1,0 +1,78 @@
+//! Authenticators: the configured sign-in methods (SPEC §6.1).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub const AUTH_TYPE_SMS: &str = "SMS";
+pub const AUTH_TYPE_PASSWORD: &str = "Email/Password";
+
+/// The authenticator types this server implements, with their display titles.
+pub const AUTH_TYPES: [(&str, &str); 2] = [(AUTH_TYPE_PASSWORD, "Password"), (AUTH_TYPE_SMS, "SMS")];
+
+pub fn auth_type_title(auth_type: &str) -> Option<&'static str> {
+    AUTH_TYPES
+        .iter()
+        .find(|(name, _)| *name == auth_type)
+        .map(|(_, title)| *title)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Authenticator {
+    pub id: i64,
+    pub name: String,
+    pub auth_type: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub sort: i64,
+    pub options: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Authenticator {
+    /// `options.public` as an object (empty when absent or not an object).
+    pub fn public_options(&self) -> Map<String, Value> {
+        self.options
+            .get("public")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The verifier an SMS authenticator names, if any (empty string counts as none).
+    pub fn sms_verifier(&self) -> Option<String> {
+        self.options
+            .pointer("/public/verifier")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    }
+
+    pub fn auto_signup(&self) -> bool {
+        self.options
+            .pointer("/public/autoSignup")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    pub fn allow_sign_up(&self) -> bool {
+        self.options
+            .pointer("/public/allowSignUp")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// Fields accepted on create/update.
+#[derive(Debug, Clone, Default)]
+pub struct AuthenticatorDraft {
+    pub name: Option<String>,
+    pub auth_type: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub options: Option<Value>,
+}

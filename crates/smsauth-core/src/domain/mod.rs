@@ -1,0 +1,10 @@
+//! Domain types: values that are valid by construction ("parse, don't validate").
+
+pub mod authenticator;
+pub mod duration;
+pub mod otp;
+pub mod password;
+pub mod phone;
+pub mod token_policy;
+pub mod user;
+pub mod verifier;

@@ -1,0 +1,202 @@
+//! Phone numbers, normalised to E.164 before they touch a limit, a query or a provider (SPEC §7).
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::country;
+
+/// Longest raw input accepted; anything longer is refused before parsing.
+pub const MAX_INPUT_CHARS: usize = 32;
+
+/// A valid phone number in E.164 form (`+8613800138000`). The inner string is private so that
+/// every `Phone` in the program has passed [`Phone::parse`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Phone {
+    e164: String,
+    region: Option<String>,
+}
+
+/// Why a phone input was refused. All reasons map to the same public error (`InvalidReceiver`);
+/// the variants exist for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("phone number is empty")]
+    Empty,
+    #[error("phone number is longer than {MAX_INPUT_CHARS} characters")]
+    TooLong,
+    #[error("phone number contains a character that is not allowed")]
+    ForbiddenCharacter,
+    #[error("phone number has no country code and no default region is configured")]
+    NoRegion,
+    #[error("phone number is not a valid number")]
+    Invalid,
+}
+
+/// A default region (ISO 3166 alpha-2) for numbers written without a country code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(country::Id);
+
+impl FromStr for Region {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        country::Id::from_str(&s.trim().to_ascii_uppercase())
+            .map(Region)
+            .map_err(|_| format!("unknown region `{s}` (expected ISO 3166 alpha-2, e.g. CN)"))
+    }
+}
+
+impl Phone {
+    /// Parses user input into an E.164 number.
+    ///
+    /// Only ASCII digits, `+`, spaces, `-`, `.`, `(` and `)` are accepted. This refuses letters
+    /// (vanity numbers), full-width or other non-ASCII digits, control, bidi and zero-width
+    /// characters up front: they are how look-alike inputs sneak past string comparisons.
+    pub fn parse(input: &str, default_region: Option<Region>) -> Result<Phone, PhoneError> {
+        if input.chars().count() > MAX_INPUT_CHARS {
+            return Err(PhoneError::TooLong);
+        }
+        if !input
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')'))
+        {
+            return Err(PhoneError::ForbiddenCharacter);
+        }
+        let trimmed = input.trim();
+        if !trimmed.chars().any(|c| c.is_ascii_digit()) {
+            return Err(PhoneError::Empty);
+        }
+        if trimmed.matches('+').count() > 1 || (trimmed.contains('+') && !trimmed.starts_with('+'))
+        {
+            return Err(PhoneError::Invalid);
+        }
+        let international = trimmed.starts_with('+');
+        if !international && default_region.is_none() {
+            return Err(PhoneError::NoRegion);
+        }
+        let region = if international {
+            None
+        } else {
+            default_region.map(|r| r.0)
+        };
+        let number = phonenumber::parse(region, trimmed).map_err(|_| PhoneError::Invalid)?;
+        if number.extension().is_some() || !number.is_valid() {
+            return Err(PhoneError::Invalid);
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        let region = number.country().id().map(|id| id.as_ref().to_string());
+        Ok(Phone { e164, region })
+    }
+
+    /// The E.164 form, `+` included.
+    pub fn as_str(&self) -> &str {
+        &self.e164
+    }
+
+    /// The E.164 digits without the leading `+` (the form Aliyun documents).
+    pub fn digits(&self) -> &str {
+        &self.e164[1..]
+    }
+
+    /// The ISO 3166 region the number belongs to, when the metadata knows it.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// The number with all but the country prefix and last four digits hidden, for logs and
+    /// `publicInfo`: `+86*******8000`.
+    pub fn masked(&self) -> String {
+        mask(&self.e164)
+    }
+}
+
+/// Masks a stored E.164 string the same way as [`Phone::masked`].
+pub fn mask(e164: &str) -> String {
+    let chars: Vec<char> = e164.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let head = 3.min(chars.len());
+    let tail = 4;
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+impl fmt::Debug for Phone {
+    /// Debug output is masked so that a stray `{:?}` never writes a full number to the logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cn() -> Option<Region> {
+        Some("CN".parse().unwrap())
+    }
+
+    #[test]
+    fn formats_of_one_number_normalise_to_the_same_e164() {
+        for input in ["+86 138-0013-8000", "+8613800138000", "13800138000", " 138 0013 8000 "] {
+            assert_eq!(Phone::parse(input, cn()).unwrap().as_str(), "+8613800138000", "{input}");
+        }
+    }
+
+    #[test]
+    fn national_number_without_region_is_refused() {
+        assert_eq!(Phone::parse("13800138000", None), Err(PhoneError::NoRegion));
+    }
+
+    #[test]
+    fn hostile_inputs_are_refused() {
+        let cases = [
+            ("", PhoneError::Empty),
+            ("   ", PhoneError::Empty),
+            ("+86１３８００１３８０００", PhoneError::ForbiddenCharacter),
+            ("+86138\u{200B}00138000", PhoneError::ForbiddenCharacter),
+            ("+86138\u{202E}00138000", PhoneError::ForbiddenCharacter),
+            ("+8613800138000\n", PhoneError::ForbiddenCharacter),
+            ("+1-800-FLOWERS", PhoneError::ForbiddenCharacter),
+            ("+861380013800000000000000000000000", PhoneError::TooLong),
+            ("+86+13800138000", PhoneError::Invalid),
+            ("+861", PhoneError::Invalid),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Phone::parse(input, cn()), Err(want), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn masking_keeps_prefix_and_last_four() {
+        let p = Phone::parse("+8613800138000", None).unwrap();
+        assert_eq!(p.masked(), "+86*******8000");
+        assert_eq!(format!("{p:?}"), "Phone(+86*******8000)");
+        assert_eq!(p.digits(), "8613800138000");
+        assert_eq!(p.region(), Some("CN"));
+    }
+
+    #[test]
+    fn arbitrary_ascii_never_panics() {
+        let alphabet = b"0123456789+-() .";
+        let mut state = 0x2545F4914F6CDD1Du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 33) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((state >> (i % 60)) as usize + i) % alphabet.len()] as char)
+                .collect();
+            let _ = Phone::parse(&s, cn());
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Ports: the traits through which use-cases reach storage, SMS gateways, time and counters.
+//! Implementations live in other crates and are handed to the services as `Arc<dyn Trait>`.
+
+pub mod clock;
+pub mod limits;
+pub mod sms;
+pub mod store;
+pub mod tokens;

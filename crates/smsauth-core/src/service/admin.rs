@@ -1,0 +1,229 @@
+//! Administration rules that are more than storage: field validation for users, authenticators
+//! and verifiers, provider settings checked against the provider's schema, and secret masking.
+
+use serde_json::{Map, Value};
+
+use super::{Core, ServiceError};
+use crate::domain::authenticator::{
+    AUTH_TYPE_SMS, Authenticator, AuthenticatorDraft, auth_type_title,
+};
+use crate::domain::password::{hash_password, password_length_ok};
+use crate::domain::phone::Phone;
+use crate::domain::user::{User, UserDraft};
+use crate::domain::verifier::{
+    SECRET_MASK, VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft, valid_verifier_name,
+};
+
+/// Usernames: 1–50 characters, none of `@ . < > " ' /` (NocoBase's rule; `@` keeps usernames and
+/// emails apart in the account field) and no control characters.
+pub fn check_username(u: &str) -> Result<(), ServiceError> {
+    let ok = (1..=50).contains(&u.chars().count())
+        && !u
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "@.<>\"'/".contains(c));
+    ok.then_some(())
+        .ok_or_else(|| ServiceError::invalid("INVALID_USERNAME", "username"))
+}
+
+/// A pragmatic email check: one `@`, a dot in the domain, no spaces, at most 254 characters.
+pub fn check_email(e: &str) -> Result<(), ServiceError> {
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(e.split_once('@'), Some((local, domain))
+            if !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                && !domain.starts_with('.') && !domain.ends_with('.'));
+    ok.then_some(())
+        .ok_or_else(|| ServiceError::invalid("INVALID_EMAIL", "email"))
+}
+
+/// User fields from an admin request, validated and normalised.
+#[derive(Debug, Clone, Default)]
+pub struct UserInput {
+    pub nickname: Option<String>,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub password: Option<String>,
+    pub roles: Option<Vec<String>>,
+}
+
+impl Core {
+    pub fn user_draft(&self, input: UserInput) -> Result<UserDraft, ServiceError> {
+        let clean = |s: Option<String>| s.map(|s| s.trim().to_string());
+        let username = clean(input.username);
+        if let Some(u) = username.as_deref().filter(|u| !u.is_empty()) {
+            check_username(u)?;
+        }
+        let email = clean(input.email);
+        if let Some(e) = email.as_deref().filter(|e| !e.is_empty()) {
+            check_email(e)?;
+        }
+        let phone = match clean(input.phone) {
+            Some(p) if !p.is_empty() => Some(
+                Phone::parse(&p, self.settings.default_region)
+                    .map_err(|_| ServiceError::InvalidReceiver)?
+                    .as_str()
+                    .to_string(),
+            ),
+            other => other,
+        };
+        let password_hash = match input.password.filter(|p| !p.is_empty()) {
+            Some(p) if !password_length_ok(&p) => {
+                return Err(ServiceError::invalid("INVALID_PASSWORD", "password"));
+            }
+            Some(p) => Some(hash_password(&p)?),
+            None => None,
+        };
+        if let Some(nick) = &input.nickname
+            && nick.chars().count() > 100
+        {
+            return Err(ServiceError::invalid("INVALID_NICKNAME", "nickname"));
+        }
+        Ok(UserDraft {
+            nickname: input.nickname,
+            username,
+            email,
+            phone,
+            password_hash,
+            roles: input.roles,
+        })
+    }
+
+    pub async fn admin_create_user(&self, input: UserInput) -> Result<User, ServiceError> {
+        let draft = self.user_draft(input)?;
+        Ok(self.users.create_user(draft, self.clock.now()).await?)
+    }
+
+    pub async fn admin_update_user(&self, id: i64, input: UserInput) -> Result<User, ServiceError> {
+        let draft = self.user_draft(input)?;
+        Ok(self.users.update_user(id, draft, self.clock.now()).await?)
+    }
+
+    /// Checks an authenticator draft: a known type, a usable name, and for SMS an existing
+    /// `sms-otp` verifier when one is named.
+    pub async fn check_authenticator(
+        &self,
+        draft: &AuthenticatorDraft,
+        existing: Option<&Authenticator>,
+    ) -> Result<(), ServiceError> {
+        if existing.is_none() {
+            let name = draft.name.as_deref().unwrap_or("");
+            if !valid_verifier_name(name) {
+                return Err(ServiceError::invalid("INVALID_NAME", "name"));
+            }
+        }
+        let auth_type = draft
+            .auth_type
+            .as_deref()
+            .or(existing.map(|a| a.auth_type.as_str()))
+            .unwrap_or("");
+        if auth_type_title(auth_type).is_none() {
+            return Err(ServiceError::invalid("INVALID_AUTH_TYPE", "authType"));
+        }
+        if let Some(options) = &draft.options {
+            if !options.is_object() {
+                return Err(ServiceError::invalid("INVALID_OPTIONS", "options"));
+            }
+            if auth_type == AUTH_TYPE_SMS
+                && let Some(name) = options
+                    .pointer("/public/verifier")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            {
+                self.sms_verifier_named(Some(name)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates a verifier draft against the provider schema. On update, settings sent back as
+    /// the mask keep their stored value.
+    pub fn prepare_verifier(
+        &self,
+        mut draft: VerifierDraft,
+        existing: Option<&Verifier>,
+    ) -> Result<VerifierDraft, ServiceError> {
+        if existing.is_none() && !draft.name.as_deref().is_some_and(valid_verifier_name) {
+            return Err(ServiceError::invalid("INVALID_NAME", "name"));
+        }
+        let vtype = draft
+            .verification_type
+            .clone()
+            .or(existing.map(|v| v.verification_type.clone()))
+            .unwrap_or_else(|| VERIFICATION_TYPE_SMS_OTP.to_string());
+        if vtype != VERIFICATION_TYPE_SMS_OTP {
+            return Err(ServiceError::invalid("INVALID_VERIFICATION_TYPE", "verificationType"));
+        }
+        draft.verification_type = Some(vtype);
+        let options = match (draft.options.take(), existing) {
+            (Some(o), _) => o,
+            (None, Some(v)) => v.options.clone(),
+            (None, None) => Value::Null,
+        };
+        let provider = options
+            .get("provider")
+            .and_then(Value::as_str)
+            .filter(|p| self.providers.provider_types().iter().any(|(n, _)| n == p))
+            .ok_or_else(|| ServiceError::invalid("INVALID_PROVIDER_SETTINGS", "options.provider"))?
+            .to_string();
+        let mut settings = options
+            .get("settings")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        if !settings.is_object() {
+            return Err(ServiceError::invalid("INVALID_PROVIDER_SETTINGS", "options.settings"));
+        }
+        if let Some(old) = existing.filter(|v| v.provider() == Some(provider.as_str())) {
+            self.unmask_secrets(&provider, &mut settings, &old.settings());
+        }
+        self.providers
+            .validate(&provider, &crate::service::send_code::expand_env(settings.clone()))
+            .map_err(|field| ServiceError::invalid("INVALID_PROVIDER_SETTINGS", format!("options.settings.{field}")))?;
+        draft.options = Some(serde_json::json!({ "provider": provider, "settings": settings }));
+        Ok(draft)
+    }
+
+    fn unmask_secrets(&self, provider: &str, settings: &mut Value, stored: &Value) {
+        for field in self.providers.secret_fields(provider) {
+            if settings.get(field).and_then(Value::as_str) == Some(SECRET_MASK)
+                && let (Some(obj), Some(old)) = (settings.as_object_mut(), stored.get(field))
+            {
+                obj.insert(field.to_string(), old.clone());
+            }
+        }
+    }
+
+    /// A verifier as admins read it: secret settings replaced by the mask.
+    pub fn masked_verifier(&self, mut v: Verifier) -> Verifier {
+        let Some(provider) = v.provider().map(str::to_string) else {
+            return v;
+        };
+        if let Some(settings) = v.options.get_mut("settings").and_then(Value::as_object_mut) {
+            for field in self.providers.secret_fields(&provider) {
+                if let Some(value) = settings.get_mut(field)
+                    && value.as_str().is_some_and(|s| !s.is_empty())
+                {
+                    *value = Value::String(SECRET_MASK.to_string());
+                }
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_emails() {
+        assert!(check_username("alice_1").is_ok());
+        for bad in ["", "a@b", "a b", "a.b", "<x>", &"x".repeat(51)] {
+            assert!(check_username(bad).is_err(), "{bad}");
+        }
+        assert!(check_email("a@example.com").is_ok());
+        for bad in ["", "a", "a@b", "@b.c", "a@@b.c", "a b@c.d", "a@.c", "a@c."] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+    }
+}

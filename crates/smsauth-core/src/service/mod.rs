@@ -1,0 +1,71 @@
+//! Use-cases. Each module owns one capability; all share [`Core`] (the ports and settings) and
+//! [`ServiceError`] (the meaningful outcomes the HTTP layer turns into documented answers).
+
+pub mod admin;
+pub mod error;
+pub mod send_code;
+pub mod sessions;
+pub mod sign_in;
+pub mod verify_code;
+
+use std::sync::Arc;
+
+use crate::domain::otp::CodeHasher;
+use crate::domain::phone::Region;
+use crate::ports::clock::Clock;
+use crate::ports::limits::RateCounter;
+use crate::ports::sms::SmsProviderFactory;
+use crate::ports::store::{ConfigStore, OtpStore, SendLimits, SessionStore, ThrottlePolicy, UserStore};
+use crate::ports::tokens::TokenCodec;
+
+pub use error::ServiceError;
+
+/// Settings the use-cases need, already validated by the configuration layer.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub default_region: Option<Region>,
+    pub code_digits: u8,
+    pub code_ttl_secs: i64,
+    pub send_limits: SendLimits,
+    pub verify_per_ip_5min: u32,
+    pub throttle: ThrottlePolicy,
+    /// ISO 3166 alpha-2 regions codes may be sent to; empty means all.
+    pub allowed_regions: Vec<String>,
+    /// Seconds during which concurrent renewals of one token get the same new token.
+    pub renew_window_secs: i64,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            default_region: None,
+            code_digits: 6,
+            code_ttl_secs: 120,
+            send_limits: SendLimits {
+                per_phone_hour: 5,
+                per_phone_day: 10,
+                per_ip_hour: 20,
+                global_hour: 0,
+            },
+            verify_per_ip_5min: 30,
+            throttle: ThrottlePolicy::default(),
+            allowed_regions: Vec::new(),
+            renew_window_secs: 10,
+        }
+    }
+}
+
+/// The ports and settings every use-case runs against.
+#[derive(Clone)]
+pub struct Core {
+    pub users: Arc<dyn UserStore>,
+    pub config: Arc<dyn ConfigStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub otps: Arc<dyn OtpStore>,
+    pub providers: Arc<dyn SmsProviderFactory>,
+    pub counters: Arc<dyn RateCounter>,
+    pub tokens: Arc<dyn TokenCodec>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: CodeHasher,
+    pub settings: CoreSettings,
+}

@@ -1,0 +1,178 @@
+//! Sign-in with an SMS code or a password, password sign-up and password change (SPEC §3.3–3.5,
+//! §5.1).
+
+use serde_json::Value;
+
+use super::{Core, ServiceError};
+use crate::domain::authenticator::{AUTH_TYPE_PASSWORD, AUTH_TYPE_SMS, Authenticator};
+use crate::domain::otp::OtpAction;
+use crate::domain::password::{self, burn_verification_time, password_length_ok};
+use crate::domain::user::{User, UserDraft};
+use crate::domain::verifier::Verifier;
+
+/// A successful sign-in: the user and a fresh session token.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub token: String,
+}
+
+/// Sign-up fields as sent by the client.
+#[derive(Debug, Clone, Default)]
+pub struct SignUpRequest {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub confirm_password: Option<String>,
+}
+
+fn str_field<'a>(values: &'a Value, key: &str) -> Option<&'a str> {
+    values.get(key).and_then(Value::as_str)
+}
+
+impl Core {
+    /// The enabled authenticator named by `X-Authenticator` (default `basic`). An unknown or
+    /// disabled name is an explicit error, never a fall-back to another authenticator.
+    pub async fn enabled_authenticator(&self, name: &str) -> Result<Authenticator, ServiceError> {
+        self.config
+            .authenticator_by_name(name)
+            .await?
+            .filter(|a| a.enabled)
+            .ok_or(ServiceError::AuthenticatorNotFound)
+    }
+
+    /// Signs in with whatever the authenticator's type expects in `values`.
+    pub async fn sign_in(
+        &self,
+        authenticator: &str,
+        values: &Value,
+        client_ip: &str,
+    ) -> Result<SignedIn, ServiceError> {
+        let auth = self.enabled_authenticator(authenticator).await?;
+        let user = match auth.auth_type.as_str() {
+            AUTH_TYPE_SMS => self.sms_user(&auth, values, client_ip).await?,
+            AUTH_TYPE_PASSWORD => self.password_user(values).await?,
+            _ => return Err(ServiceError::AuthenticatorNotFound),
+        };
+        let token = self.start_session(&user, &auth.name).await?;
+        Ok(SignedIn { user, token })
+    }
+
+    /// The verifier an SMS authenticator uses: its own `verifier` option, else the default SMS
+    /// verifier. A `verifier` in the request body is never consulted.
+    pub async fn authenticator_verifier(&self, auth: &Authenticator) -> Result<Verifier, ServiceError> {
+        match auth.sms_verifier() {
+            Some(name) => self.sms_verifier_named(Some(&name)).await,
+            None => self
+                .config
+                .default_sms_verifier()
+                .await?
+                .ok_or(ServiceError::InvalidVerifier),
+        }
+    }
+
+    async fn sms_user(
+        &self,
+        auth: &Authenticator,
+        values: &Value,
+        client_ip: &str,
+    ) -> Result<User, ServiceError> {
+        let verifier = self.authenticator_verifier(auth).await?;
+        let raw_phone = str_field(values, "uuid").or_else(|| str_field(values, "phone"));
+        let phone = self.parse_phone(raw_phone)?;
+        let code = str_field(values, "code");
+        self.verify_code(OtpAction::SignIn, &verifier, &phone, code, client_ip)
+            .await?;
+        let now = self.clock.now();
+        let e164 = phone.as_str();
+        if let Some(user) = self.users.user_by_phone(e164).await? {
+            self.users.link(&auth.name, user.id, e164, now).await?;
+            return Ok(user);
+        }
+        if let Some(user) = self.users.linked_user(&auth.name, e164).await? {
+            return Ok(user);
+        }
+        if auth.auto_signup() {
+            return Ok(self.users.sign_up_by_phone(&auth.name, e164, now).await?);
+        }
+        Err(ServiceError::PhoneNotRegistered)
+    }
+
+    async fn password_user(&self, values: &Value) -> Result<User, ServiceError> {
+        let account = str_field(values, "account")
+            .or_else(|| str_field(values, "email"))
+            .or_else(|| str_field(values, "username"))
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .ok_or(ServiceError::InvalidAccount)?;
+        let pw = str_field(values, "password").unwrap_or("");
+        if pw.chars().count() > password::MAX_PASSWORD_CHARS {
+            burn_verification_time("");
+            return Err(ServiceError::InvalidCredentials);
+        }
+        match self.users.user_by_account(account).await? {
+            Some((user, Some(hash))) if password::verify_password(pw, &hash) => Ok(user),
+            Some((_, Some(_))) => Err(ServiceError::InvalidCredentials),
+            _ => {
+                burn_verification_time(pw);
+                Err(ServiceError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Password sign-up through an Email/Password authenticator with `allowSignUp`.
+    pub async fn sign_up(&self, authenticator: &str, req: SignUpRequest) -> Result<User, ServiceError> {
+        let auth = self.enabled_authenticator(authenticator).await?;
+        if auth.auth_type != AUTH_TYPE_PASSWORD || !auth.allow_sign_up() {
+            return Err(ServiceError::SignUpDisabled);
+        }
+        let username = req.username.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let email = req.email.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if username.is_none() && email.is_none() {
+            return Err(ServiceError::invalid("INVALID_USERNAME", "username"));
+        }
+        if let Some(u) = &username {
+            super::admin::check_username(u)?;
+        }
+        if let Some(e) = &email {
+            super::admin::check_email(e)?;
+        }
+        let pw = req.password.unwrap_or_default();
+        if !password_length_ok(&pw) {
+            return Err(ServiceError::invalid("INVALID_PASSWORD", "password"));
+        }
+        if req.confirm_password.as_deref() != Some(pw.as_str()) {
+            return Err(ServiceError::invalid("PASSWORD_MISMATCH", "confirm_password"));
+        }
+        let draft = UserDraft {
+            nickname: username.clone(),
+            username,
+            email,
+            password_hash: Some(password::hash_password(&pw)?),
+            ..UserDraft::default()
+        };
+        Ok(self.users.create_user(draft, self.clock.now()).await?)
+    }
+
+    /// Sets or changes the caller's password. A user who has one must give it; every token
+    /// issued before the change stops working (SPEC §5.3), so a fresh one is returned.
+    pub async fn change_password(&self, user: &User, values: &Value) -> Result<String, ServiceError> {
+        let new = str_field(values, "newPassword").unwrap_or("");
+        if !password_length_ok(new) {
+            return Err(ServiceError::invalid("INVALID_PASSWORD", "newPassword"));
+        }
+        if str_field(values, "confirmPassword").is_some_and(|c| c != new) {
+            return Err(ServiceError::invalid("PASSWORD_MISMATCH", "confirmPassword"));
+        }
+        if let Some(hash) = self.users.password_hash(user.id).await? {
+            let old = str_field(values, "oldPassword").unwrap_or("");
+            if !password::verify_password(old, &hash) {
+                return Err(ServiceError::invalid("OLD_PASSWORD_INCORRECT", "oldPassword"));
+            }
+        }
+        let hash = password::hash_password(new)?;
+        self.users.set_password(user.id, &hash, self.clock.now()).await?;
+        self.users.user(user.id).await?.ok_or(ServiceError::NotExistUser)?;
+        self.start_session(user, "basic").await
+    }
+}

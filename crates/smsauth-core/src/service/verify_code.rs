@@ -1,0 +1,57 @@
+//! Checking a submitted code (SPEC §4.2). The store does the atomic part; this module adds the
+//! per-client limit and turns outcomes into answers.
+
+use super::{Core, ServiceError};
+use crate::domain::otp::{OtpAction, OtpCode};
+use crate::domain::phone::Phone;
+use crate::domain::verifier::Verifier;
+use crate::ports::limits::Hit;
+use crate::ports::store::{Attempt, AttemptOutcome};
+
+/// Window of the per-client verification limit (SPEC §8: 30 per 5 minutes).
+const VERIFY_WINDOW_SECS: i64 = 300;
+
+impl Core {
+    /// Consumes the code for (action, phone, verifier) or says why not. A success leaves the
+    /// code `used` whatever the caller does next.
+    pub async fn verify_code(
+        &self,
+        action: OtpAction,
+        verifier: &Verifier,
+        phone: &Phone,
+        code: Option<&str>,
+        client_ip: &str,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let key = format!("verify-ip:{client_ip}");
+        if let Hit::Refused { retry_after_secs } = self
+            .counters
+            .hit(&key, self.settings.verify_per_ip_5min, VERIFY_WINDOW_SECS, now)
+            .await
+        {
+            return Err(ServiceError::VerifyLimited { retry_after_secs });
+        }
+        let code = code
+            .and_then(OtpCode::parse)
+            .ok_or(ServiceError::InvalidCode)?;
+        let attempt = Attempt {
+            action,
+            receiver: phone.as_str().to_string(),
+            verifier: verifier.name.clone(),
+            candidate: self.hasher.hash(action, phone.as_str(), &code),
+        };
+        match self.otps.attempt(attempt, self.settings.throttle, now).await? {
+            AttemptOutcome::Consumed => Ok(()),
+            AttemptOutcome::Wrong | AttemptOutcome::NoLiveCode => {
+                tracing::info!(phone = %phone, action = action.as_str(), "verification failed");
+                Err(ServiceError::InvalidCode)
+            }
+            AttemptOutcome::Exhausted => Err(ServiceError::TooManyAttempts {
+                retry_after_secs: None,
+            }),
+            AttemptOutcome::Blocked { until } => Err(ServiceError::TooManyAttempts {
+                retry_after_secs: Some(((until - now).num_milliseconds() + 999).max(1000) / 1000),
+            }),
+        }
+    }
+}
