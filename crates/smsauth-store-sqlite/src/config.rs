@@ -1,0 +1,389 @@
+//! `ConfigStore` on SQLite: authenticators, verifiers and the token policy.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use smsauth_core::domain::authenticator::{Authenticator, AuthenticatorDraft};
+use smsauth_core::domain::token_policy::TokenPolicy;
+use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
+use smsauth_core::ports::store::{Conflict, ConfigStore, StoreError, StoreResult};
+use sqlx::{FromRow, SqliteConnection};
+
+use crate::{SqliteStore, from_ms, map_err, ms};
+
+#[derive(FromRow)]
+struct AuthenticatorRow {
+    id: i64,
+    name: String,
+    auth_type: String,
+    title: Option<String>,
+    description: Option<String>,
+    enabled: bool,
+    sort: i64,
+    options: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<AuthenticatorRow> for Authenticator {
+    fn from(r: AuthenticatorRow) -> Self {
+        Authenticator {
+            id: r.id,
+            name: r.name,
+            auth_type: r.auth_type,
+            title: r.title,
+            description: r.description,
+            enabled: r.enabled,
+            sort: r.sort,
+            options: serde_json::from_str(&r.options).unwrap_or_default(),
+            created_at: from_ms(r.created_at),
+            updated_at: from_ms(r.updated_at),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct VerifierRow {
+    name: String,
+    title: Option<String>,
+    description: Option<String>,
+    verification_type: String,
+    is_default: bool,
+    options: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<VerifierRow> for Verifier {
+    fn from(r: VerifierRow) -> Self {
+        Verifier {
+            name: r.name,
+            title: r.title,
+            description: r.description,
+            verification_type: r.verification_type,
+            is_default: r.is_default,
+            options: serde_json::from_str(&r.options).unwrap_or_default(),
+            created_at: from_ms(r.created_at),
+            updated_at: from_ms(r.updated_at),
+        }
+    }
+}
+
+const AUTH_COLUMNS: &str =
+    "id, name, auth_type, title, description, enabled, sort, options, created_at, updated_at";
+const VERIFIER_COLUMNS: &str =
+    "name, title, description, verification_type, is_default, options, created_at, updated_at";
+
+async fn authenticator_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<Authenticator>> {
+    let row: Option<AuthenticatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {AUTH_COLUMNS} FROM authenticators WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(row.map(Into::into))
+}
+
+async fn verifier_by_name(conn: &mut SqliteConnection, name: &str) -> StoreResult<Option<Verifier>> {
+    let row: Option<VerifierRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {VERIFIER_COLUMNS} FROM verifiers WHERE name = ?"
+    )))
+    .bind(name)
+    .fetch_optional(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(row.map(Into::into))
+}
+
+async fn enabled_others(conn: &mut SqliteConnection, id: i64) -> StoreResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM authenticators WHERE enabled = 1 AND id <> ?")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .map_err(map_err)
+}
+
+async fn clear_default(conn: &mut SqliteConnection, vtype: &str, except: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE verifiers SET is_default = 0 WHERE verification_type = ? AND name <> ?")
+        .bind(vtype)
+        .bind(except)
+        .execute(conn)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+#[async_trait]
+impl ConfigStore for SqliteStore {
+    async fn authenticators(&self) -> StoreResult<Vec<Authenticator>> {
+        let rows: Vec<AuthenticatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUTH_COLUMNS} FROM authenticators ORDER BY sort, id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn authenticator(&self, id: i64) -> StoreResult<Option<Authenticator>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        authenticator_by_id(&mut conn, id).await
+    }
+
+    async fn authenticator_by_name(&self, name: &str) -> StoreResult<Option<Authenticator>> {
+        let row: Option<AuthenticatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUTH_COLUMNS} FROM authenticators WHERE name = ?"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn create_authenticator(
+        &self,
+        d: AuthenticatorDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Authenticator> {
+        let mut tx = self.write_tx().await?;
+        let options = d.options.unwrap_or_else(|| serde_json::json!({}));
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO authenticators (name, auth_type, title, description, enabled, sort,
+                 options, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(sort), 0) + 1 FROM authenticators),
+                 ?, ?, ?) RETURNING id",
+        )
+        .bind(d.name.unwrap_or_default())
+        .bind(d.auth_type.unwrap_or_default())
+        .bind(d.title)
+        .bind(d.description)
+        .bind(d.enabled.unwrap_or(false))
+        .bind(json_text(&options))
+        .bind(ms(now))
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let created = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(created)
+    }
+
+    async fn update_authenticator(
+        &self,
+        id: i64,
+        d: AuthenticatorDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Authenticator> {
+        let mut tx = self.write_tx().await?;
+        let current = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        if d.enabled == Some(false) && current.enabled && enabled_others(&mut tx, id).await? == 0 {
+            return Err(StoreError::Conflict(Conflict::LastAuthenticator));
+        }
+        sqlx::query(
+            "UPDATE authenticators SET name = ?, auth_type = ?, title = ?, description = ?,
+                 enabled = ?, options = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(d.name.unwrap_or(current.name))
+        .bind(d.auth_type.unwrap_or(current.auth_type))
+        .bind(d.title.or(current.title))
+        .bind(d.description.or(current.description))
+        .bind(d.enabled.unwrap_or(current.enabled))
+        .bind(json_text(&d.options.unwrap_or(current.options)))
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let updated = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(updated)
+    }
+
+    async fn delete_authenticator(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let current = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        if current.enabled && enabled_others(&mut tx, id).await? == 0 {
+            return Err(StoreError::Conflict(Conflict::LastAuthenticator));
+        }
+        sqlx::query("DELETE FROM authenticators WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn move_authenticator(&self, source: i64, target: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let mut ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM authenticators ORDER BY sort, id")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let from = ids.iter().position(|&i| i == source).ok_or(StoreError::NotFound)?;
+        let to = ids.iter().position(|&i| i == target).ok_or(StoreError::NotFound)?;
+        let moved = ids.remove(from);
+        ids.insert(to, moved);
+        for (pos, id) in ids.iter().enumerate() {
+            sqlx::query("UPDATE authenticators SET sort = ?, updated_at = ? WHERE id = ? AND sort <> ?")
+                .bind(pos as i64 + 1)
+                .bind(ms(now))
+                .bind(id)
+                .bind(pos as i64 + 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn verifiers(&self) -> StoreResult<Vec<Verifier>> {
+        let rows: Vec<VerifierRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VERIFIER_COLUMNS} FROM verifiers ORDER BY created_at, name"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn verifier(&self, name: &str) -> StoreResult<Option<Verifier>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        verifier_by_name(&mut conn, name).await
+    }
+
+    async fn default_sms_verifier(&self) -> StoreResult<Option<Verifier>> {
+        let rows: Vec<VerifierRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VERIFIER_COLUMNS} FROM verifiers WHERE verification_type = ?
+             ORDER BY is_default DESC, name LIMIT 2"
+        )))
+        .bind(VERIFICATION_TYPE_SMS_OTP)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let mut rows: Vec<Verifier> = rows.into_iter().map(Into::into).collect();
+        // The default one, else the only one; with several and no default there is no choice.
+        Ok(match rows.len() {
+            1 => rows.pop(),
+            2 if rows[0].is_default => Some(rows.swap_remove(0)),
+            _ => None,
+        })
+    }
+
+    async fn create_verifier(&self, d: VerifierDraft, now: DateTime<Utc>) -> StoreResult<Verifier> {
+        let mut tx = self.write_tx().await?;
+        let name = d.name.unwrap_or_default();
+        let vtype = d.verification_type.unwrap_or_else(|| VERIFICATION_TYPE_SMS_OTP.into());
+        if d.is_default == Some(true) {
+            clear_default(&mut tx, &vtype, &name).await?;
+        }
+        sqlx::query(
+            "INSERT INTO verifiers (name, title, description, verification_type, is_default,
+                 options, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&name)
+        .bind(d.title)
+        .bind(d.description)
+        .bind(&vtype)
+        .bind(d.is_default.unwrap_or(false))
+        .bind(json_text(&d.options.unwrap_or_default()))
+        .bind(ms(now))
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let created = verifier_by_name(&mut tx, &name).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(created)
+    }
+
+    async fn update_verifier(
+        &self,
+        name: &str,
+        d: VerifierDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Verifier> {
+        let mut tx = self.write_tx().await?;
+        let current = verifier_by_name(&mut tx, name).await?.ok_or(StoreError::NotFound)?;
+        if d.is_default == Some(true) {
+            clear_default(&mut tx, &current.verification_type, name).await?;
+        }
+        sqlx::query(
+            "UPDATE verifiers SET title = ?, description = ?, is_default = ?, options = ?,
+                 updated_at = ? WHERE name = ?",
+        )
+        .bind(d.title.or(current.title))
+        .bind(d.description.or(current.description))
+        .bind(d.is_default.unwrap_or(current.is_default))
+        .bind(json_text(&d.options.unwrap_or(current.options)))
+        .bind(ms(now))
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let updated = verifier_by_name(&mut tx, name).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(updated)
+    }
+
+    async fn delete_verifier(&self, name: &str) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let user: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM authenticators WHERE json_extract(options, '$.public.verifier') = ?
+             ORDER BY sort LIMIT 1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if let Some(auth) = user {
+            return Err(StoreError::Conflict(Conflict::VerifierInUse(auth)));
+        }
+        let done = sqlx::query("DELETE FROM verifiers WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn token_policy(&self) -> StoreResult<TokenPolicy> {
+        let row: Option<(i64, i64, i64)> =
+            sqlx::query_as("SELECT token_ttl, session_ttl, renew_limit FROM token_policy WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(row
+            .map(|(token_ttl, session_ttl, renew_limit)| TokenPolicy {
+                token_ttl,
+                session_ttl,
+                renew_limit,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn set_token_policy(&self, p: TokenPolicy, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO token_policy (id, token_ttl, session_ttl, renew_limit, created_at, updated_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (id) DO UPDATE SET token_ttl = ?1, session_ttl = ?2, renew_limit = ?3,
+                 updated_at = ?4",
+        )
+        .bind(p.token_ttl)
+        .bind(p.session_ttl)
+        .bind(p.renew_limit)
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+}
