@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use smsauth_core::domain::authenticator::{Authenticator, AuthenticatorDraft};
 use smsauth_core::domain::token_policy::TokenPolicy;
 use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
-use smsauth_core::ports::store::{Conflict, ConfigStore, StoreError, StoreResult};
+use smsauth_core::ports::store::{ConfigStore, Conflict, StoreError, StoreResult};
 use sqlx::{FromRow, SqliteConnection};
 
 use crate::{SqliteStore, from_ms, map_err, ms};
@@ -73,7 +73,10 @@ const AUTH_COLUMNS: &str =
 const VERIFIER_COLUMNS: &str =
     "name, title, description, verification_type, is_default, options, created_at, updated_at";
 
-async fn authenticator_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<Authenticator>> {
+async fn authenticator_by_id(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> StoreResult<Option<Authenticator>> {
     let row: Option<AuthenticatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {AUTH_COLUMNS} FROM authenticators WHERE id = ?"
     )))
@@ -84,7 +87,10 @@ async fn authenticator_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResul
     Ok(row.map(Into::into))
 }
 
-async fn verifier_by_name(conn: &mut SqliteConnection, name: &str) -> StoreResult<Option<Verifier>> {
+async fn verifier_by_name(
+    conn: &mut SqliteConnection,
+    name: &str,
+) -> StoreResult<Option<Verifier>> {
     let row: Option<VerifierRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {VERIFIER_COLUMNS} FROM verifiers WHERE name = ?"
     )))
@@ -169,7 +175,9 @@ impl ConfigStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?;
-        let created = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let created = authenticator_by_id(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(created)
     }
@@ -181,7 +189,9 @@ impl ConfigStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Authenticator> {
         let mut tx = self.write_tx().await?;
-        let current = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let current = authenticator_by_id(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if d.enabled == Some(false) && current.enabled && enabled_others(&mut tx, id).await? == 0 {
             return Err(StoreError::Conflict(Conflict::LastAuthenticator));
         }
@@ -200,14 +210,18 @@ impl ConfigStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let updated = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let updated = authenticator_by_id(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(updated)
     }
 
     async fn delete_authenticator(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let current = authenticator_by_id(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let current = authenticator_by_id(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if current.enabled && enabled_others(&mut tx, id).await? == 0 {
             return Err(StoreError::Conflict(Conflict::LastAuthenticator));
         }
@@ -219,25 +233,39 @@ impl ConfigStore for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn move_authenticator(&self, source: i64, target: i64, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn move_authenticator(
+        &self,
+        source: i64,
+        target: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let mut ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM authenticators ORDER BY sort, id")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let from = ids.iter().position(|&i| i == source).ok_or(StoreError::NotFound)?;
-        let to = ids.iter().position(|&i| i == target).ok_or(StoreError::NotFound)?;
+        let mut ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM authenticators ORDER BY sort, id")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let from = ids
+            .iter()
+            .position(|&i| i == source)
+            .ok_or(StoreError::NotFound)?;
+        let to = ids
+            .iter()
+            .position(|&i| i == target)
+            .ok_or(StoreError::NotFound)?;
         let moved = ids.remove(from);
         ids.insert(to, moved);
         for (pos, id) in ids.iter().enumerate() {
-            sqlx::query("UPDATE authenticators SET sort = ?, updated_at = ? WHERE id = ? AND sort <> ?")
-                .bind(pos as i64 + 1)
-                .bind(ms(now))
-                .bind(id)
-                .bind(pos as i64 + 1)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            sqlx::query(
+                "UPDATE authenticators SET sort = ?, updated_at = ? WHERE id = ? AND sort <> ?",
+            )
+            .bind(pos as i64 + 1)
+            .bind(ms(now))
+            .bind(id)
+            .bind(pos as i64 + 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)
     }
@@ -278,7 +306,9 @@ impl ConfigStore for SqliteStore {
     async fn create_verifier(&self, d: VerifierDraft, now: DateTime<Utc>) -> StoreResult<Verifier> {
         let mut tx = self.write_tx().await?;
         let name = d.name.unwrap_or_default();
-        let vtype = d.verification_type.unwrap_or_else(|| VERIFICATION_TYPE_SMS_OTP.into());
+        let vtype = d
+            .verification_type
+            .unwrap_or_else(|| VERIFICATION_TYPE_SMS_OTP.into());
         if d.is_default == Some(true) {
             clear_default(&mut tx, &vtype, &name).await?;
         }
@@ -297,7 +327,9 @@ impl ConfigStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let created = verifier_by_name(&mut tx, &name).await?.ok_or(StoreError::NotFound)?;
+        let created = verifier_by_name(&mut tx, &name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(created)
     }
@@ -309,7 +341,9 @@ impl ConfigStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Verifier> {
         let mut tx = self.write_tx().await?;
-        let current = verifier_by_name(&mut tx, name).await?.ok_or(StoreError::NotFound)?;
+        let current = verifier_by_name(&mut tx, name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if d.is_default == Some(true) {
             clear_default(&mut tx, &current.verification_type, name).await?;
         }
@@ -326,7 +360,9 @@ impl ConfigStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let updated = verifier_by_name(&mut tx, name).await?.ok_or(StoreError::NotFound)?;
+        let updated = verifier_by_name(&mut tx, name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(updated)
     }
@@ -356,11 +392,12 @@ impl ConfigStore for SqliteStore {
     }
 
     async fn token_policy(&self) -> StoreResult<TokenPolicy> {
-        let row: Option<(i64, i64, i64)> =
-            sqlx::query_as("SELECT token_ttl, session_ttl, renew_limit FROM token_policy WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT token_ttl, session_ttl, renew_limit FROM token_policy WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(row
             .map(|(token_ttl, session_ttl, renew_limit)| TokenPolicy {
                 token_ttl,

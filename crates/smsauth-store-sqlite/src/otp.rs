@@ -44,7 +44,9 @@ async fn count_since(
     arg: Option<&str>,
     since: i64,
 ) -> StoreResult<(i64, Option<i64>)> {
-    let sql = format!("SELECT COUNT(*), MIN(created_at) FROM otp_records WHERE {clause} AND created_at > ?");
+    let sql = format!(
+        "SELECT COUNT(*), MIN(created_at) FROM otp_records WHERE {clause} AND created_at > ?"
+    );
     let q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     let q = match arg {
         Some(a) => q.bind(a.to_string()),
@@ -125,7 +127,12 @@ async fn save_throttle(
 
 #[async_trait]
 impl OtpStore for SqliteStore {
-    async fn issue(&self, new: NewOtp, limits: SendLimits, now: DateTime<Utc>) -> StoreResult<IssueOutcome> {
+    async fn issue(
+        &self,
+        new: NewOtp,
+        limits: SendLimits,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IssueOutcome> {
         let now_ms = ms(now);
         let action = new.action.as_str();
         let mut tx = self.write_tx().await?;
@@ -160,10 +167,34 @@ impl OtpStore for SqliteStore {
         let receiver = Some(new.receiver.as_str());
         let ip = Some(new.client_ip.as_str());
         let checks = [
-            (SendLimit::PhoneHour, limits.per_phone_hour, hour, "receiver = ?", receiver),
-            (SendLimit::PhoneDay, limits.per_phone_day, day, "receiver = ?", receiver),
-            (SendLimit::IpHour, limits.per_ip_hour, hour, "client_ip = ?", ip),
-            (SendLimit::GlobalHour, limits.global_hour, hour, "1 = 1", None),
+            (
+                SendLimit::PhoneHour,
+                limits.per_phone_hour,
+                hour,
+                "receiver = ?",
+                receiver,
+            ),
+            (
+                SendLimit::PhoneDay,
+                limits.per_phone_day,
+                day,
+                "receiver = ?",
+                receiver,
+            ),
+            (
+                SendLimit::IpHour,
+                limits.per_ip_hour,
+                hour,
+                "client_ip = ?",
+                ip,
+            ),
+            (
+                SendLimit::GlobalHour,
+                limits.global_hour,
+                hour,
+                "1 = 1",
+                None,
+            ),
         ];
         for (which, limit, window, clause, arg) in checks {
             if let Some(retry) = limit_reached(&mut tx, limit, window, clause, arg, now_ms).await? {
@@ -196,18 +227,29 @@ impl OtpStore for SqliteStore {
     }
 
     async fn mark_delivery(&self, id: Uuid, sent: bool, now: DateTime<Utc>) -> StoreResult<()> {
-        let status = if sent { OtpStatus::Sent } else { OtpStatus::SendFailed };
-        sqlx::query("UPDATE otp_records SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'")
-            .bind(status.as_str())
-            .bind(ms(now))
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let status = if sent {
+            OtpStatus::Sent
+        } else {
+            OtpStatus::SendFailed
+        };
+        sqlx::query(
+            "UPDATE otp_records SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+        )
+        .bind(status.as_str())
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 
-    async fn attempt(&self, a: Attempt, policy: ThrottlePolicy, now: DateTime<Utc>) -> StoreResult<AttemptOutcome> {
+    async fn attempt(
+        &self,
+        a: Attempt,
+        policy: ThrottlePolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<AttemptOutcome> {
         let now_ms = ms(now);
         let action = a.action.as_str();
         let mut tx = self.write_tx().await?;

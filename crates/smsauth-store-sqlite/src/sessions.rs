@@ -59,14 +59,16 @@ impl SessionStore for SqliteStore {
                 _ => Renewal::Refused,
             });
         }
-        let done = sqlx::query("UPDATE issued_tokens SET jti = ?, issued_at = ?, updated_at = ? WHERE jti = ?")
-            .bind(fresh.to_string())
-            .bind(ms(now))
-            .bind(ms(now))
-            .bind(old.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let done = sqlx::query(
+            "UPDATE issued_tokens SET jti = ?, issued_at = ?, updated_at = ? WHERE jti = ?",
+        )
+        .bind(fresh.to_string())
+        .bind(ms(now))
+        .bind(ms(now))
+        .bind(old.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
         if done.rows_affected() == 0 {
             return Ok(Renewal::Refused);
         }

@@ -142,16 +142,21 @@ impl UserStore for SqliteStore {
 
     async fn user_by_account(&self, account: &str) -> StoreResult<Option<(User, Option<String>)>> {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        let Some(user) =
-            user_where(&mut conn, "username = ?1 OR email = ?1", account.to_string()).await?
+        let Some(user) = user_where(
+            &mut conn,
+            "username = ?1 OR email = ?1",
+            account.to_string(),
+        )
+        .await?
         else {
             return Ok(None);
         };
-        let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
-            .bind(user.id)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(map_err)?;
+        let hash: Option<String> =
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+                .bind(user.id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(map_err)?;
         Ok(Some((user, hash)))
     }
 
@@ -255,7 +260,9 @@ impl UserStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let user = user_where(&mut tx, "id = ?", id).await?.ok_or(StoreError::NotFound)?;
+        let user = user_where(&mut tx, "id = ?", id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(user)
     }
@@ -281,12 +288,19 @@ impl UserStore for SqliteStore {
         .await
         .map_err(map_err)?;
         set_roles(&mut tx, id, draft.roles.as_deref(), now).await?;
-        let user = user_where(&mut tx, "id = ?", id).await?.ok_or(StoreError::NotFound)?;
+        let user = user_where(&mut tx, "id = ?", id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(user)
     }
 
-    async fn update_user(&self, id: i64, draft: UserDraft, now: DateTime<Utc>) -> StoreResult<User> {
+    async fn update_user(
+        &self,
+        id: i64,
+        draft: UserDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
         let now = ms(now);
         let mut tx = self.write_tx().await?;
         // `Some("")` clears a field, `None` leaves it alone.
@@ -322,7 +336,9 @@ impl UserStore for SqliteStore {
         if let Some(roles) = draft.roles.as_deref() {
             set_roles(&mut tx, id, Some(roles), now).await?;
         }
-        let user = user_where(&mut tx, "id = ?", id).await?.ok_or(StoreError::NotFound)?;
+        let user = user_where(&mut tx, "id = ?", id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await.map_err(map_err)?;
         Ok(user)
     }
@@ -346,10 +362,14 @@ impl UserStore for SqliteStore {
     ) -> StoreResult<(Vec<User>, u64)> {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
         let pattern = filter.search.map(|s| {
-            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
-        const WHERE: &str = "(?1 IS NULL OR phone LIKE ?1 ESCAPE '\\' OR username LIKE ?1 ESCAPE '\\'
+        const WHERE: &str =
+            "(?1 IS NULL OR phone LIKE ?1 ESCAPE '\\' OR username LIKE ?1 ESCAPE '\\'
              OR email LIKE ?1 ESCAPE '\\' OR nickname LIKE ?1 ESCAPE '\\')";
         let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM users WHERE {WHERE}"

@@ -8,7 +8,8 @@ pub const AUTH_TYPE_SMS: &str = "SMS";
 pub const AUTH_TYPE_PASSWORD: &str = "Email/Password";
 
 /// The authenticator types this server implements, with their display titles.
-pub const AUTH_TYPES: [(&str, &str); 2] = [(AUTH_TYPE_PASSWORD, "Password"), (AUTH_TYPE_SMS, "SMS")];
+pub const AUTH_TYPES: [(&str, &str); 2] =
+    [(AUTH_TYPE_PASSWORD, "Password"), (AUTH_TYPE_SMS, "SMS")];
 
 pub fn auth_type_title(auth_type: &str) -> Option<&'static str> {
     AUTH_TYPES

@@ -174,7 +174,10 @@ mod tests {
             firsts[(c.expose().as_bytes()[0] - b'0') as usize] += 1;
         }
         // Each bucket expects 500; a biased or constant generator lands far outside this band.
-        assert!(firsts.iter().all(|&n| (350..650).contains(&n)), "{firsts:?}");
+        assert!(
+            firsts.iter().all(|&n| (350..650).contains(&n)),
+            "{firsts:?}"
+        );
     }
 
     #[test]
@@ -195,6 +198,9 @@ mod tests {
         for bad in ["", "12a456", "１２３４５６", "123", "12345678901"] {
             assert!(OtpCode::parse(bad).is_none(), "{bad}");
         }
-        assert_eq!(format!("{:?}", OtpCode::parse("123456").unwrap()), "OtpCode(***)");
+        assert_eq!(
+            format!("{:?}", OtpCode::parse("123456").unwrap()),
+            "OtpCode(***)"
+        );
     }
 }

@@ -146,8 +146,17 @@ mod tests {
 
     #[test]
     fn formats_of_one_number_normalise_to_the_same_e164() {
-        for input in ["+86 138-0013-8000", "+8613800138000", "13800138000", " 138 0013 8000 "] {
-            assert_eq!(Phone::parse(input, cn()).unwrap().as_str(), "+8613800138000", "{input}");
+        for input in [
+            "+86 138-0013-8000",
+            "+8613800138000",
+            "13800138000",
+            " 138 0013 8000 ",
+        ] {
+            assert_eq!(
+                Phone::parse(input, cn()).unwrap().as_str(),
+                "+8613800138000",
+                "{input}"
+            );
         }
     }
 

@@ -41,8 +41,7 @@ impl Verifier {
 /// is closed.
 pub fn valid_verifier_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 

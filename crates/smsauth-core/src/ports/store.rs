@@ -87,10 +87,14 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<User>;
     /// Creates a user; roles default to the default role.
     async fn create_user(&self, draft: UserDraft, now: DateTime<Utc>) -> StoreResult<User>;
-    async fn update_user(&self, id: i64, draft: UserDraft, now: DateTime<Utc>) -> StoreResult<User>;
+    async fn update_user(&self, id: i64, draft: UserDraft, now: DateTime<Utc>)
+    -> StoreResult<User>;
     async fn delete_user(&self, id: i64) -> StoreResult<()>;
-    async fn list_users(&self, filter: UserFilter, page: PageRequest)
-    -> StoreResult<(Vec<User>, u64)>;
+    async fn list_users(
+        &self,
+        filter: UserFilter,
+        page: PageRequest,
+    ) -> StoreResult<(Vec<User>, u64)>;
     async fn set_password(&self, user_id: i64, hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
     async fn has_role_holder(&self, role: &str) -> StoreResult<bool>;
     async fn bound_verifiers(&self, user_id: i64) -> StoreResult<Vec<BoundVerifier>>;
@@ -124,15 +128,23 @@ pub trait ConfigStore: Send + Sync {
     /// Refuses (`LastAuthenticator`) to destroy the last enabled one.
     async fn delete_authenticator(&self, id: i64) -> StoreResult<()>;
     /// Moves `source` to the position of `target`, shifting the ones between.
-    async fn move_authenticator(&self, source: i64, target: i64, now: DateTime<Utc>)
-    -> StoreResult<()>;
+    async fn move_authenticator(
+        &self,
+        source: i64,
+        target: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     async fn verifiers(&self) -> StoreResult<Vec<Verifier>>;
     async fn verifier(&self, name: &str) -> StoreResult<Option<Verifier>>;
     /// The `sms-otp` verifier marked default, else the only one (SPEC §6.3).
     async fn default_sms_verifier(&self) -> StoreResult<Option<Verifier>>;
     /// Creating or updating with `is_default` clears the flag on the others of the same type.
-    async fn create_verifier(&self, draft: VerifierDraft, now: DateTime<Utc>) -> StoreResult<Verifier>;
+    async fn create_verifier(
+        &self,
+        draft: VerifierDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Verifier>;
     async fn update_verifier(
         &self,
         name: &str,
@@ -170,7 +182,11 @@ pub enum Renewal {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Inserts a session and purges the user's sessions signed in before `purge_before`.
-    async fn insert_session(&self, session: Session, purge_before: DateTime<Utc>) -> StoreResult<()>;
+    async fn insert_session(
+        &self,
+        session: Session,
+        purge_before: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Replaces the session's current `jti` (`old`) by a fresh one, once; repeated requests
     /// within `window_secs` of the first renewal get the same answer.
     async fn renew(
@@ -222,7 +238,9 @@ pub enum SendLimit {
 pub enum IssueOutcome {
     Created,
     /// A `pending` or `sent` code for (action, receiver) has not expired yet.
-    LiveCodeExists { expires_at: DateTime<Utc> },
+    LiveCodeExists {
+        expires_at: DateTime<Utc>,
+    },
     LimitReached {
         limit: SendLimit,
         retry_after_secs: i64,
@@ -325,8 +343,12 @@ pub struct Attempt {
 pub trait OtpStore: Send + Sync {
     /// In one transaction: supersede dead records for (action, receiver), refuse if a live one
     /// exists, check the send limits, insert `pending`.
-    async fn issue(&self, new: NewOtp, limits: SendLimits, now: DateTime<Utc>)
-    -> StoreResult<IssueOutcome>;
+    async fn issue(
+        &self,
+        new: NewOtp,
+        limits: SendLimits,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IssueOutcome>;
     /// `pending` → `sent` (true) or `send_failed` (false).
     async fn mark_delivery(&self, id: Uuid, sent: bool, now: DateTime<Utc>) -> StoreResult<()>;
     /// In one transaction: check the phone's throttle, find the live code, compare in constant

@@ -152,7 +152,10 @@ impl Core {
             .or(existing.map(|v| v.verification_type.clone()))
             .unwrap_or_else(|| VERIFICATION_TYPE_SMS_OTP.to_string());
         if vtype != VERIFICATION_TYPE_SMS_OTP {
-            return Err(ServiceError::invalid("INVALID_VERIFICATION_TYPE", "verificationType"));
+            return Err(ServiceError::invalid(
+                "INVALID_VERIFICATION_TYPE",
+                "verificationType",
+            ));
         }
         draft.verification_type = Some(vtype);
         let options = match (draft.options.take(), existing) {
@@ -171,14 +174,25 @@ impl Core {
             .cloned()
             .unwrap_or_else(|| Value::Object(Map::new()));
         if !settings.is_object() {
-            return Err(ServiceError::invalid("INVALID_PROVIDER_SETTINGS", "options.settings"));
+            return Err(ServiceError::invalid(
+                "INVALID_PROVIDER_SETTINGS",
+                "options.settings",
+            ));
         }
         if let Some(old) = existing.filter(|v| v.provider() == Some(provider.as_str())) {
             self.unmask_secrets(&provider, &mut settings, &old.settings());
         }
         self.providers
-            .validate(&provider, &crate::service::send_code::expand_env(settings.clone()))
-            .map_err(|field| ServiceError::invalid("INVALID_PROVIDER_SETTINGS", format!("options.settings.{field}")))?;
+            .validate(
+                &provider,
+                &crate::service::send_code::expand_env(settings.clone()),
+            )
+            .map_err(|field| {
+                ServiceError::invalid(
+                    "INVALID_PROVIDER_SETTINGS",
+                    format!("options.settings.{field}"),
+                )
+            })?;
         draft.options = Some(serde_json::json!({ "provider": provider, "settings": settings }));
         Ok(draft)
     }

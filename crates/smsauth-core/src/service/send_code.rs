@@ -47,9 +47,18 @@ impl Core {
             .ok_or(ServiceError::InvalidAction)?;
         let verifier = self.sms_verifier_named(req.verifier.as_deref()).await?;
         let sender = self.sender_for(&verifier)?;
-        let phone = self.receiver_for(action, &verifier, req.uuid.as_deref(), caller).await?;
-        self.send_through(action, &verifier, sender, phone, &req.client_ip, &req.locale)
-            .await
+        let phone = self
+            .receiver_for(action, &verifier, req.uuid.as_deref(), caller)
+            .await?;
+        self.send_through(
+            action,
+            &verifier,
+            sender,
+            phone,
+            &req.client_ip,
+            &req.locale,
+        )
+        .await
     }
 
     /// Legacy `verifications:create {type, phone}`: the same flow through the default verifier.
@@ -211,7 +220,9 @@ pub fn expand_env(value: Value) -> Value {
     match value {
         Value::String(s) => Value::String(expand_env_str(&s)),
         Value::Array(items) => Value::Array(items.into_iter().map(expand_env).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, expand_env(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, expand_env(v))).collect())
+        }
         other => other,
     }
 }

@@ -25,7 +25,11 @@ fn millis(t: DateTime<Utc>) -> i64 {
 
 impl Core {
     /// Creates a session row and signs its first token.
-    pub async fn start_session(&self, user: &User, authenticator: &str) -> Result<String, ServiceError> {
+    pub async fn start_session(
+        &self,
+        user: &User,
+        authenticator: &str,
+    ) -> Result<String, ServiceError> {
         let now = self.clock.now();
         let policy = self.config.token_policy().await?;
         let claims = Claims {
@@ -52,8 +56,13 @@ impl Core {
     /// Checks a token in the order of SPEC §5.3 and renews it when it is expired but still
     /// within the renew limit.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated, ServiceError> {
-        let token = token.filter(|t| !t.is_empty()).ok_or(ServiceError::EmptyToken)?;
-        let claims = self.tokens.verify(token).ok_or(ServiceError::InvalidToken)?;
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(ServiceError::EmptyToken)?;
+        let claims = self
+            .tokens
+            .verify(token)
+            .ok_or(ServiceError::InvalidToken)?;
         let user = self
             .users
             .user(claims.user_id)
@@ -84,7 +93,12 @@ impl Core {
         }
         let renewal = self
             .sessions
-            .renew(claims.jti, Uuid::new_v4(), now, self.settings.renew_window_secs)
+            .renew(
+                claims.jti,
+                Uuid::new_v4(),
+                now,
+                self.settings.renew_window_secs,
+            )
             .await?;
         let Renewal::Renewed { jti, issued_at } = renewal else {
             return Err(ServiceError::TokenRenewFailed);

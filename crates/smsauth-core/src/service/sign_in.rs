@@ -60,7 +60,10 @@ impl Core {
 
     /// The verifier an SMS authenticator uses: its own `verifier` option, else the default SMS
     /// verifier. A `verifier` in the request body is never consulted.
-    pub async fn authenticator_verifier(&self, auth: &Authenticator) -> Result<Verifier, ServiceError> {
+    pub async fn authenticator_verifier(
+        &self,
+        auth: &Authenticator,
+    ) -> Result<Verifier, ServiceError> {
         match auth.sms_verifier() {
             Some(name) => self.sms_verifier_named(Some(&name)).await,
             None => self
@@ -121,13 +124,23 @@ impl Core {
     }
 
     /// Password sign-up through an Email/Password authenticator with `allowSignUp`.
-    pub async fn sign_up(&self, authenticator: &str, req: SignUpRequest) -> Result<User, ServiceError> {
+    pub async fn sign_up(
+        &self,
+        authenticator: &str,
+        req: SignUpRequest,
+    ) -> Result<User, ServiceError> {
         let auth = self.enabled_authenticator(authenticator).await?;
         if auth.auth_type != AUTH_TYPE_PASSWORD || !auth.allow_sign_up() {
             return Err(ServiceError::SignUpDisabled);
         }
-        let username = req.username.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let email = req.email.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let username = req
+            .username
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let email = req
+            .email
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         if username.is_none() && email.is_none() {
             return Err(ServiceError::invalid("INVALID_USERNAME", "username"));
         }
@@ -142,7 +155,10 @@ impl Core {
             return Err(ServiceError::invalid("INVALID_PASSWORD", "password"));
         }
         if req.confirm_password.as_deref() != Some(pw.as_str()) {
-            return Err(ServiceError::invalid("PASSWORD_MISMATCH", "confirm_password"));
+            return Err(ServiceError::invalid(
+                "PASSWORD_MISMATCH",
+                "confirm_password",
+            ));
         }
         let draft = UserDraft {
             nickname: username.clone(),
@@ -156,23 +172,38 @@ impl Core {
 
     /// Sets or changes the caller's password. A user who has one must give it; every token
     /// issued before the change stops working (SPEC §5.3), so a fresh one is returned.
-    pub async fn change_password(&self, user: &User, values: &Value) -> Result<String, ServiceError> {
+    pub async fn change_password(
+        &self,
+        user: &User,
+        values: &Value,
+    ) -> Result<String, ServiceError> {
         let new = str_field(values, "newPassword").unwrap_or("");
         if !password_length_ok(new) {
             return Err(ServiceError::invalid("INVALID_PASSWORD", "newPassword"));
         }
         if str_field(values, "confirmPassword").is_some_and(|c| c != new) {
-            return Err(ServiceError::invalid("PASSWORD_MISMATCH", "confirmPassword"));
+            return Err(ServiceError::invalid(
+                "PASSWORD_MISMATCH",
+                "confirmPassword",
+            ));
         }
         if let Some(hash) = self.users.password_hash(user.id).await? {
             let old = str_field(values, "oldPassword").unwrap_or("");
             if !password::verify_password(old, &hash) {
-                return Err(ServiceError::invalid("OLD_PASSWORD_INCORRECT", "oldPassword"));
+                return Err(ServiceError::invalid(
+                    "OLD_PASSWORD_INCORRECT",
+                    "oldPassword",
+                ));
             }
         }
         let hash = password::hash_password(new)?;
-        self.users.set_password(user.id, &hash, self.clock.now()).await?;
-        self.users.user(user.id).await?.ok_or(ServiceError::NotExistUser)?;
+        self.users
+            .set_password(user.id, &hash, self.clock.now())
+            .await?;
+        self.users
+            .user(user.id)
+            .await?
+            .ok_or(ServiceError::NotExistUser)?;
         self.start_session(user, "basic").await
     }
 }

@@ -26,7 +26,12 @@ impl Core {
         let key = format!("verify-ip:{client_ip}");
         if let Hit::Refused { retry_after_secs } = self
             .counters
-            .hit(&key, self.settings.verify_per_ip_5min, VERIFY_WINDOW_SECS, now)
+            .hit(
+                &key,
+                self.settings.verify_per_ip_5min,
+                VERIFY_WINDOW_SECS,
+                now,
+            )
             .await
         {
             return Err(ServiceError::VerifyLimited { retry_after_secs });
@@ -40,7 +45,11 @@ impl Core {
             verifier: verifier.name.clone(),
             candidate: self.hasher.hash(action, phone.as_str(), &code),
         };
-        match self.otps.attempt(attempt, self.settings.throttle, now).await? {
+        match self
+            .otps
+            .attempt(attempt, self.settings.throttle, now)
+            .await?
+        {
             AttemptOutcome::Consumed => Ok(()),
             AttemptOutcome::Wrong | AttemptOutcome::NoLiveCode => {
                 tracing::info!(phone = %phone, action = action.as_str(), "verification failed");

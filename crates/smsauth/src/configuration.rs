@@ -1,0 +1,227 @@
+//! Settings: defaults, then `smsauth.toml` (or the file in `SMSAUTH_CONFIG`), then `SMSAUTH_…`
+//! environment variables with `__` for nesting (`SMSAUTH_LIMITS__SEND_PER_PHONE_HOUR=0`), then
+//! the conventional `DATABASE_URL` and NocoBase's `INIT_ROOT_*` (SPEC §11).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use smsauth_core::domain::phone::Region;
+use smsauth_core::ports::store::SendLimits;
+use smsauth_core::service::CoreSettings;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `SMSAUTH_LISTEN`.
+    pub listen: String,
+    /// `SMSAUTH_DATA_DIR`: the SQLite file and generated keys live here.
+    pub data_dir: PathBuf,
+    /// `SMSAUTH_DEFAULT_REGION`: ISO 3166 alpha-2 region for numbers without a country code.
+    pub default_region: Option<String>,
+    /// `DATABASE_URL`; unset means SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub otp: OtpSettings,
+    pub limits: LimitSettings,
+    pub jwt: JwtSettings,
+    /// Set by `serve --dev`.
+    #[serde(skip)]
+    pub dev: bool,
+    #[serde(skip)]
+    pub init_root: InitRoot,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OtpSettings {
+    /// Digits per code, 6–10.
+    pub code_length: u8,
+    /// Code lifetime in seconds, at most 600.
+    pub ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    pub send_per_phone_hour: u32,
+    pub send_per_phone_day: u32,
+    pub send_per_ip_hour: u32,
+    pub verify_per_ip_5min: u32,
+    /// 0 = no global budget.
+    pub global_send_hour: u32,
+    /// ISO 3166 alpha-2 regions codes may be sent to; empty = all.
+    pub allowed_countries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JwtSettings {
+    /// `EdDSA` (default) or `HS256`.
+    pub algorithm: String,
+    /// HS256 secret (at least 32 bytes); generated into the data directory when unset.
+    pub secret: Option<String>,
+}
+
+/// NocoBase's `INIT_ROOT_*` variables for the first root user.
+#[derive(Debug, Clone, Default)]
+pub struct InitRoot {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub nickname: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:13000".into(),
+            data_dir: PathBuf::from("./data"),
+            default_region: None,
+            database_url: None,
+            trusted_proxies: Vec::new(),
+            log_format: "text".into(),
+            otp: OtpSettings::default(),
+            limits: LimitSettings::default(),
+            jwt: JwtSettings::default(),
+            dev: false,
+            init_root: InitRoot::default(),
+        }
+    }
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        OtpSettings {
+            code_length: 6,
+            ttl_secs: 120,
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            send_per_phone_hour: 5,
+            send_per_phone_day: 10,
+            send_per_ip_hour: 20,
+            verify_per_ip_5min: 30,
+            global_send_hour: 0,
+            allowed_countries: Vec::new(),
+        }
+    }
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        JwtSettings {
+            algorithm: "EdDSA".into(),
+            secret: None,
+        }
+    }
+}
+
+fn env_opt(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    /// Loads and validates the settings.
+    pub fn load() -> anyhow::Result<Settings> {
+        let file = env_opt("SMSAUTH_CONFIG").unwrap_or_else(|| "smsauth.toml".into());
+        let mut s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("SMSAUTH_").split("__").ignore(&["config"]))
+            .extract()
+            .context("invalid configuration")?;
+        if let Some(url) = env_opt("DATABASE_URL") {
+            s.database_url = Some(url);
+        }
+        s.init_root = InitRoot {
+            email: env_opt("INIT_ROOT_EMAIL"),
+            password: env_opt("INIT_ROOT_PASSWORD"),
+            nickname: env_opt("INIT_ROOT_NICKNAME"),
+            username: env_opt("INIT_ROOT_USERNAME"),
+            phone: env_opt("INIT_ROOT_PHONE"),
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Refuses settings that would make the server unsafe or unusable, with the reason.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(6..=10).contains(&self.otp.code_length) {
+            bail!("otp.code_length must be between 6 and 10");
+        }
+        if !(30..=600).contains(&self.otp.ttl_secs) {
+            bail!("otp.ttl_secs must be between 30 and 600");
+        }
+        self.region()?;
+        match self.jwt.algorithm.as_str() {
+            "EdDSA" => {}
+            "HS256" => {
+                if self.jwt.secret.as_ref().is_some_and(|s| s.len() < 32) {
+                    bail!("jwt.secret must be at least 32 bytes for HS256");
+                }
+            }
+            other => bail!("jwt.algorithm `{other}` is not supported (EdDSA or HS256)"),
+        }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite:")
+        {
+            bail!(
+                "DATABASE_URL `{}` is not supported by this build: only sqlite: URLs (or none, for the data directory)",
+                url.split('@').next_back().unwrap_or("")
+            );
+        }
+        Ok(())
+    }
+
+    pub fn region(&self) -> anyhow::Result<Option<Region>> {
+        self.default_region
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(|r| r.parse::<Region>().map_err(anyhow::Error::msg))
+            .transpose()
+    }
+
+    /// The SQLite file: from a `sqlite:` URL, else `smsauth.db` in the data directory.
+    pub fn sqlite_path(&self) -> PathBuf {
+        match &self.database_url {
+            Some(url) => PathBuf::from(
+                url.trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:"),
+            ),
+            None => self.data_dir.join("smsauth.db"),
+        }
+    }
+
+    pub fn core_settings(&self) -> anyhow::Result<CoreSettings> {
+        let l = &self.limits;
+        Ok(CoreSettings {
+            default_region: self.region()?,
+            code_digits: self.otp.code_length,
+            code_ttl_secs: self.otp.ttl_secs,
+            send_limits: SendLimits {
+                per_phone_hour: l.send_per_phone_hour,
+                per_phone_day: l.send_per_phone_day,
+                per_ip_hour: l.send_per_ip_hour,
+                global_hour: l.global_send_hour,
+            },
+            verify_per_ip_5min: l.verify_per_ip_5min,
+            allowed_regions: l
+                .allowed_countries
+                .iter()
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+            ..CoreSettings::default()
+        })
+    }
+}

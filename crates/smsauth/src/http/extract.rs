@@ -1,0 +1,265 @@
+//! Request extractors: the action values (JSON body), query parameters, the request context
+//! (locale, client address, authenticator header) and the authenticated caller.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+use smsauth_core::service::sessions::Authenticated;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::i18n::Locale;
+
+/// The action's values: the JSON object in the body. Any content type is accepted and an empty
+/// body is `{}`, because NocoBase's client posts `auth:signOut` with no body as form data.
+#[derive(Debug, Clone, Default)]
+pub struct Values(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for Values {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST")
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Values(Value::Object(Map::new())));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v @ Value::Object(_)) => Ok(Values(v)),
+            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON")),
+        }
+    }
+}
+
+impl Values {
+    /// A string field: absent or `null` is `None`; any other non-string is a 400 naming it.
+    pub fn str(&self, key: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::field(key)),
+        }
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::field(key)),
+        }
+    }
+
+    pub fn object(&self, key: &str) -> Result<Option<Value>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+            Some(_) => Err(ApiError::field(key)),
+        }
+    }
+
+    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => Ok(s.clone()),
+                    Value::Object(o) => o
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .ok_or_else(|| ApiError::field(key)),
+                    _ => Err(ApiError::field(key)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(ApiError::field(key)),
+        }
+    }
+}
+
+/// Query parameters (`filterByTk`, `filter`, `page`, `pageSize`, `scene`, `token`, …).
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(q)
+            .map(Params)
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST"))
+    }
+}
+
+impl Params {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// `filterByTk`, required.
+    pub fn tk(&self) -> Result<&str, ApiError> {
+        self.get("filterByTk")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::field("filterByTk"))
+    }
+
+    /// `filterByTk` as a numeric id.
+    pub fn id(&self) -> Result<i64, ApiError> {
+        self.tk()?
+            .parse()
+            .map_err(|_| ApiError::field("filterByTk"))
+    }
+
+    /// `(page, pageSize)` with NocoBase's defaults (1, 20) and a ceiling of 200 rows per page.
+    pub fn page(&self) -> Result<(u32, u32), ApiError> {
+        let num = |k: &str, default: u32| -> Result<u32, ApiError> {
+            match self.get(k) {
+                None | Some("") => Ok(default),
+                Some(v) => v.parse::<u32>().map_err(|_| ApiError::field(k)),
+            }
+        };
+        Ok((num("page", 1)?.max(1), num("pageSize", 20)?.clamp(1, 200)))
+    }
+}
+
+/// Who is asking and in which language.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub locale: Locale,
+    pub client_ip: IpAddr,
+    /// `X-Authenticator`, default `basic`.
+    pub authenticator: String,
+}
+
+impl<S> FromRequestParts<S> for Ctx
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let authenticator = parts
+            .headers
+            .get("x-authenticator")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .unwrap_or("basic")
+            .to_string();
+        Ok(Ctx {
+            locale: Locale::negotiate(&parts.headers, parts.uri.query()),
+            client_ip: client_ip(peer, &parts.headers, &app.http.trusted_proxies),
+            authenticator,
+        })
+    }
+}
+
+/// The TCP peer, unless the peer is a trusted proxy: then the right-most `X-Forwarded-For`
+/// entry that is not itself a trusted proxy. Left-hand entries are client-controlled and
+/// ignored, so a forged header cannot move a caller out of its rate-limit bucket.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    chain
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+/// Slot through which an extractor hands a renewed token to the envelope middleware, which
+/// sends it as `X-New-Token`.
+#[derive(Debug, Clone, Default)]
+pub struct RenewedToken(pub Arc<Mutex<Option<String>>>);
+
+fn bearer(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        let token = match v.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest,
+            None if v.eq_ignore_ascii_case("bearer") => "",
+            _ => v,
+        };
+        return Some(token.trim().to_string()).filter(|t| !t.is_empty() && t != "null");
+    }
+    if parts.method == axum::http::Method::GET {
+        return serde_urlencoded::from_str::<HashMap<String, String>>(parts.uri.query()?)
+            .ok()?
+            .remove("token");
+    }
+    None
+}
+
+/// A signed-in caller (ACL "user").
+#[derive(Debug, Clone)]
+pub struct Caller(pub Authenticated);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let token = bearer(parts);
+        let auth = app.core.authenticate(token.as_deref()).await?;
+        if let (Some(t), Some(slot)) = (&auth.renewed, parts.extensions.get::<RenewedToken>()) {
+            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
+        }
+        Ok(Caller(auth))
+    }
+}
+
+/// A caller with role `admin` or `root` (ACL "admin"); others get 403 `FORBIDDEN`.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Authenticated);
+
+impl<S> FromRequestParts<S> for Admin
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(auth) = Caller::from_request_parts(parts, state).await?;
+        if !auth.user.is_admin() {
+            return Err(ApiError::forbidden());
+        }
+        Ok(Admin(auth))
+    }
+}

@@ -1,0 +1,55 @@
+//! `auth:*`: sign-in, sign-up, check, sign-out and password change (SPEC §3.3–3.5).
+
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use serde_json::{Value, json};
+use smsauth_core::service::sign_in::SignUpRequest;
+
+use super::extract::{Caller, Ctx, Values};
+use super::{ApiResult, AppState, data};
+
+pub async fn sign_in(State(app): State<AppState>, ctx: Ctx, values: Values) -> ApiResult<Response> {
+    let ip = ctx.client_ip.to_string();
+    let signed = app.core.sign_in(&ctx.authenticator, &values.0, &ip).await?;
+    Ok(data(json!({ "user": signed.user, "token": signed.token })))
+}
+
+pub async fn sign_up(State(app): State<AppState>, ctx: Ctx, values: Values) -> ApiResult<Response> {
+    let req = SignUpRequest {
+        username: values.str("username")?,
+        email: values.str("email")?,
+        password: values.str("password")?,
+        confirm_password: values
+            .str("confirm_password")?
+            .or(values.str("confirmPassword")?),
+    };
+    Ok(data(app.core.sign_up(&ctx.authenticator, req).await?))
+}
+
+pub async fn check(Caller(me): Caller) -> ApiResult<Response> {
+    Ok(data(me.user))
+}
+
+pub async fn sign_out(State(app): State<AppState>, Caller(me): Caller) -> ApiResult<Response> {
+    app.core.sign_out(&me.claims).await?;
+    Ok(data(Value::Null))
+}
+
+/// Answers with a fresh token (also in `X-New-Token`, which NocoBase's client picks up), since
+/// every token issued before the change stops working.
+pub async fn change_password(
+    State(app): State<AppState>,
+    Caller(me): Caller,
+    values: Values,
+) -> ApiResult<Response> {
+    for key in ["oldPassword", "newPassword", "confirmPassword"] {
+        values.str(key)?;
+    }
+    let token = app.core.change_password(&me.user, &values.0).await?;
+    let mut resp = data(json!({ "token": token }));
+    if let Ok(v) = HeaderValue::from_str(&token) {
+        resp.headers_mut().insert("x-new-token", v);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,53 @@
+//! `tokenControlConfig:get/update` (`filterByTk=token-policy-config`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use smsauth_core::domain::token_policy::{TokenPolicy, TokenPolicyConfig};
+
+use super::extract::{Admin, Values};
+use super::{ApiError, ApiResult, AppState, data};
+
+const KEY: &str = "token-policy-config";
+
+pub async fn get_policy(State(app): State<AppState>, _: Admin) -> ApiResult<Response> {
+    let policy = app.core.config.token_policy().await?;
+    Ok(data(json!({ "key": KEY, "config": policy.to_config() })))
+}
+
+/// Accepts `{config:{..}}` (NocoBase's form) or the three fields at the top level. Missing
+/// fields keep their current value.
+pub async fn update_policy(
+    State(app): State<AppState>,
+    _: Admin,
+    values: Values,
+) -> ApiResult<Response> {
+    let current = app.core.config.token_policy().await?.to_config();
+    let src = values.0.get("config").unwrap_or(&values.0);
+    let field = |k: &str, cur: &str| -> ApiResult<String> {
+        match src.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(cur.to_string()),
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", k),
+            ),
+        }
+    };
+    let config = TokenPolicyConfig {
+        token_expiration_time: field("tokenExpirationTime", &current.token_expiration_time)?,
+        session_expiration_time: field("sessionExpirationTime", &current.session_expiration_time)?,
+        expired_token_renew_limit: field(
+            "expiredTokenRenewLimit",
+            &current.expired_token_renew_limit,
+        )?,
+    };
+    let policy = TokenPolicy::from_config(&config).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", e.to_string())
+    })?;
+    app.core
+        .config
+        .set_token_policy(policy, app.core.clock.now())
+        .await?;
+    Ok(data(json!({ "key": KEY, "config": policy.to_config() })))
+}

@@ -1,0 +1,118 @@
+//! `users:*`: user administration. Password hashes are never part of a response.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+use smsauth_core::ports::store::{PageRequest, UserFilter};
+use smsauth_core::service::admin::UserInput;
+
+use super::extract::{Admin, Params, Values};
+use super::{ApiError, ApiResult, AppState, data};
+
+/// `{data, meta}` for a list already in memory (small tables: authenticators, verifiers).
+pub fn paged<T: Serialize>(all: Vec<T>, params: &Params) -> ApiResult<Response> {
+    let (page, page_size) = params.page()?;
+    let count = all.len() as u64;
+    let items: Vec<T> = all
+        .into_iter()
+        .skip(((page - 1) * page_size) as usize)
+        .take(page_size as usize)
+        .collect();
+    Ok(list_response(items, count, page, page_size))
+}
+
+pub fn list_response<T: Serialize>(
+    items: Vec<T>,
+    count: u64,
+    page: u32,
+    page_size: u32,
+) -> Response {
+    let total_page = count.div_ceil(u64::from(page_size));
+    axum::Json(json!({
+        "data": items,
+        "meta": { "count": count, "page": page, "pageSize": page_size, "totalPage": total_page },
+    }))
+    .into_response()
+}
+
+/// `filter` may be NocoBase's JSON filter; the search term is taken from `phone`, `username`,
+/// `email` or `nickname` (`{"phone":{"$includes":"8000"}}` or a plain value), or from `search`.
+fn search_term(params: &Params) -> ApiResult<Option<String>> {
+    if let Some(s) = params.get("search").filter(|s| !s.is_empty()) {
+        return Ok(Some(s.to_string()));
+    }
+    let Some(raw) = params.get("filter").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let filter: Value = serde_json::from_str(raw).map_err(|_| ApiError::field("filter"))?;
+    let term = ["phone", "username", "email", "nickname"]
+        .iter()
+        .find_map(|k| {
+            let v = filter.get(*k)?;
+            v.as_str()
+                .or_else(|| v.as_object()?.values().find_map(Value::as_str))
+                .map(str::to_string)
+        });
+    Ok(term)
+}
+
+pub async fn list(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
+    let (page, page_size) = params.page()?;
+    let filter = UserFilter {
+        search: search_term(&params)?,
+    };
+    let (users, count) = app
+        .core
+        .users
+        .list_users(filter, PageRequest { page, page_size })
+        .await?;
+    Ok(list_response(users, count, page, page_size))
+}
+
+pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
+    let user = app.core.users.user(params.id()?).await?;
+    Ok(data(user.ok_or_else(ApiError::not_found)?))
+}
+
+fn input(values: &Values) -> ApiResult<UserInput> {
+    Ok(UserInput {
+        nickname: values.str("nickname")?,
+        username: values.str("username")?,
+        email: values.str("email")?,
+        phone: values.str("phone")?,
+        password: values.str("password")?,
+        roles: values.string_list("roles")?,
+    })
+}
+
+pub async fn create(State(app): State<AppState>, _: Admin, values: Values) -> ApiResult<Response> {
+    Ok(data(app.core.admin_create_user(input(&values)?).await?))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    _: Admin,
+    params: Params,
+    values: Values,
+) -> ApiResult<Response> {
+    Ok(data(
+        app.core
+            .admin_update_user(params.id()?, input(&values)?)
+            .await?,
+    ))
+}
+
+pub async fn destroy(
+    State(app): State<AppState>,
+    Admin(me): Admin,
+    params: Params,
+) -> ApiResult<Response> {
+    let id = params.id()?;
+    // Deleting oneself would lock the operator out mid-session.
+    if id == me.user.id {
+        return Err(ApiError::forbidden());
+    }
+    app.core.users.delete_user(id).await?;
+    Ok(data(Value::Null))
+}

@@ -1,0 +1,255 @@
+//! `verifiers:*` and `smsOTPProviders:list`: admin CRUD with masked secrets (SPEC §6.2) and the
+//! user centre's bind/unbind (SPEC §6.4).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+use smsauth_core::domain::otp::OtpAction;
+use smsauth_core::domain::phone::mask;
+use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
+use smsauth_core::ports::store::Conflict;
+use smsauth_core::service::ServiceError;
+
+use super::extract::{Admin, Caller, Ctx, Params, Values};
+use super::{ApiError, ApiResult, AppState, data};
+
+const SMS_OTP_TITLE: &str = "SMS OTP";
+
+fn types() -> Value {
+    json!([{ "name": VERIFICATION_TYPE_SMS_OTP, "title": SMS_OTP_TITLE }])
+}
+
+pub async fn list_types(_: Admin) -> ApiResult<Response> {
+    Ok(data(types()))
+}
+
+pub async fn providers(State(app): State<AppState>, _: Admin) -> ApiResult<Response> {
+    let list: Vec<Value> = app
+        .core
+        .providers
+        .provider_types()
+        .into_iter()
+        .map(|(name, title)| json!({ "name": name, "title": title }))
+        .collect();
+    Ok(data(list))
+}
+
+/// Verifiers usable by a scene; `auth-sms` (the only scene with verifiers) lists `sms-otp` ones.
+pub async fn list_by_scene(
+    State(app): State<AppState>,
+    _: Admin,
+    params: Params,
+) -> ApiResult<Response> {
+    let scene_ok = matches!(params.get("scene"), None | Some("auth-sms"));
+    let verifiers: Vec<Value> = if scene_ok {
+        sms_verifiers(&app)
+            .await?
+            .into_iter()
+            .map(|v| json!({ "name": v.name, "title": v.title }))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(data(
+        json!({ "verifiers": verifiers, "availableTypes": types() }),
+    ))
+}
+
+async fn sms_verifiers(app: &AppState) -> ApiResult<Vec<Verifier>> {
+    Ok(app
+        .core
+        .config
+        .verifiers()
+        .await?
+        .into_iter()
+        .filter(|v| v.verification_type == VERIFICATION_TYPE_SMS_OTP)
+        .collect())
+}
+
+pub async fn list(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
+    let all: Vec<Verifier> = app
+        .core
+        .config
+        .verifiers()
+        .await?
+        .into_iter()
+        .map(|v| app.core.masked_verifier(v))
+        .collect();
+    super::users::paged(all, &params)
+}
+
+async fn by_name(app: &AppState, params: &Params) -> ApiResult<Verifier> {
+    app.core
+        .config
+        .verifier(params.tk()?)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
+    let v = by_name(&app, &params).await?;
+    Ok(data(app.core.masked_verifier(v)))
+}
+
+fn draft(values: &Values) -> ApiResult<VerifierDraft> {
+    Ok(VerifierDraft {
+        name: values.str("name")?,
+        title: values.str("title")?,
+        description: values.str("description")?,
+        verification_type: values.str("verificationType")?,
+        is_default: values.bool("isDefault")?,
+        options: values.object("options")?,
+    })
+}
+
+pub async fn create(State(app): State<AppState>, _: Admin, values: Values) -> ApiResult<Response> {
+    let d = app.core.prepare_verifier(draft(&values)?, None)?;
+    let now = app.core.clock.now();
+    let created = app.core.config.create_verifier(d, now).await?;
+    Ok(data(app.core.masked_verifier(created)))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    _: Admin,
+    params: Params,
+    values: Values,
+) -> ApiResult<Response> {
+    let existing = by_name(&app, &params).await?;
+    let mut d = draft(&values)?;
+    d.name = None;
+    let d = app.core.prepare_verifier(d, Some(&existing))?;
+    let now = app.core.clock.now();
+    let updated = app
+        .core
+        .config
+        .update_verifier(&existing.name, d, now)
+        .await?;
+    Ok(data(app.core.masked_verifier(updated)))
+}
+
+pub async fn destroy(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
+    app.core.config.delete_verifier(params.tk()?).await?;
+    Ok(data(Value::Null))
+}
+
+/// Every SMS verifier with whether the caller has bound it and the masked number.
+pub async fn list_by_user(State(app): State<AppState>, Caller(me): Caller) -> ApiResult<Response> {
+    let bound = app.core.users.bound_verifiers(me.user.id).await?;
+    let list: Vec<Value> = sms_verifiers(&app)
+        .await?
+        .into_iter()
+        .map(|v| {
+            let b = bound.iter().find(|b| b.verifier == v.name);
+            json!({
+                "name": v.name,
+                "title": v.title,
+                "description": v.description,
+                "verificationType": v.verification_type,
+                "verificationTypeTitle": SMS_OTP_TITLE,
+                "boundInfo": { "bound": b.is_some(), "publicInfo": b.map(|b| mask(&b.uuid)) },
+            })
+        })
+        .collect();
+    Ok(data(list))
+}
+
+/// The caller's bound verifiers that can prove identity in `scene` (`unbind-verifier`).
+pub async fn list_for_verify(
+    State(app): State<AppState>,
+    Caller(me): Caller,
+) -> ApiResult<Response> {
+    let bound = app.core.users.bound_verifiers(me.user.id).await?;
+    let list: Vec<Value> = sms_verifiers(&app)
+        .await?
+        .into_iter()
+        .filter_map(|v| {
+            let b = bound.iter().find(|b| b.verifier == v.name)?;
+            Some(json!({
+                "name": v.name,
+                "title": v.title,
+                "verificationType": v.verification_type,
+                "boundInfo": { "bound": true, "publicInfo": mask(&b.uuid) },
+            }))
+        })
+        .collect();
+    Ok(data(list))
+}
+
+pub async fn bind(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Caller(me): Caller,
+    values: Values,
+) -> ApiResult<Response> {
+    let core = &app.core;
+    let verifier = core
+        .sms_verifier_named(values.str("verifier")?.as_deref())
+        .await?;
+    let bound = core.users.bound_verifiers(me.user.id).await?;
+    if bound.iter().any(|b| b.verifier == verifier.name) {
+        return Err(ServiceError::Conflict(Conflict::AlreadyBound).into());
+    }
+    let phone = core.parse_phone(values.str("uuid")?.as_deref())?;
+    let code = values.str("code")?;
+    let ip = ctx.client_ip.to_string();
+    core.verify_code(
+        OtpAction::BindVerifier,
+        &verifier,
+        &phone,
+        code.as_deref(),
+        &ip,
+    )
+    .await?;
+    core.users
+        .bind_verifier(&verifier.name, me.user.id, phone.as_str(), core.clock.now())
+        .await?;
+    Ok(data(Value::Null))
+}
+
+/// `{verifier, unbindVerifier, code}`: the code was sent (action `verifiers:unbind`) to the
+/// phone bound through `verifier`; `unbindVerifier` (default: the same) is removed.
+pub async fn unbind(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Caller(me): Caller,
+    values: Values,
+) -> ApiResult<Response> {
+    let core = &app.core;
+    let verifier = core
+        .sms_verifier_named(values.str("verifier")?.as_deref())
+        .await?;
+    let target = values
+        .str("unbindVerifier")?
+        .unwrap_or_else(|| verifier.name.clone());
+    let bound = core.users.bound_verifiers(me.user.id).await?;
+    let proof = bound
+        .iter()
+        .find(|b| b.verifier == verifier.name)
+        .ok_or(ServiceError::NotBound)?;
+    if !bound.iter().any(|b| b.verifier == target) {
+        return Err(ServiceError::NotBound.into());
+    }
+    let phone = core.parse_phone(Some(&proof.uuid))?;
+    let code = values.str("code")?;
+    let ip = ctx.client_ip.to_string();
+    core.verify_code(
+        OtpAction::UnbindVerifier,
+        &verifier,
+        &phone,
+        code.as_deref(),
+        &ip,
+    )
+    .await?;
+    core.users
+        .unbind_verifier(&target, me.user.id)
+        .await
+        .map_err(|e| match e {
+            smsauth_core::ports::store::StoreError::NotFound => {
+                ApiError::new(StatusCode::BAD_REQUEST, "NOT_BOUND")
+            }
+            other => other.into(),
+        })?;
+    Ok(data(Value::Null))
+}
