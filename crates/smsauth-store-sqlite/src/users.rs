@@ -91,7 +91,14 @@ async fn set_roles(
     match roles {
         Some(roles) => {
             for role in roles {
-                // Unknown role names fail the foreign key and abort the whole transaction.
+                let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE name = ?")
+                    .bind(role)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(map_err)?;
+                if known == 0 {
+                    return Err(StoreError::Conflict(Conflict::UnknownRole));
+                }
                 sqlx::query(
                     "INSERT INTO users_roles (user_id, role_name, created_at, updated_at)
                      VALUES (?, ?, ?, ?)",
@@ -102,10 +109,7 @@ async fn set_roles(
                 .bind(now)
                 .execute(&mut *conn)
                 .await
-                .map_err(|e| match map_err(e) {
-                    StoreError::Unavailable(_) => StoreError::NotFound,
-                    other => other,
-                })?;
+                .map_err(map_err)?;
             }
         }
         None => {

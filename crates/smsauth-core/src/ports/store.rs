@@ -37,6 +37,8 @@ pub enum Conflict {
     VerifierInUse(String),
     /// The user has already bound this verifier.
     AlreadyBound,
+    /// A role named in a user draft does not exist.
+    UnknownRole,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

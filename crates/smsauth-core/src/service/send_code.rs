@@ -167,7 +167,8 @@ impl Core {
         match self.otps.issue(new, self.settings.send_limits, now).await? {
             IssueOutcome::Created => {}
             IssueOutcome::LiveCodeExists { expires_at } => {
-                let secs = (expires_at - now).num_milliseconds().max(1000) / 1000;
+                // Rounded up: a client that waits this long finds the code expired.
+                let secs = ((expires_at - now).num_milliseconds() + 999).max(1000) / 1000;
                 return Err(ServiceError::LiveCode {
                     retry_after_secs: secs,
                 });

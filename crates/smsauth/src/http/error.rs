@@ -119,6 +119,7 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(S::BAD_REQUEST, "VERIFIER_IN_USE").param("name", name)
             }
             E::Conflict(Conflict::AlreadyBound) => ApiError::new(S::BAD_REQUEST, "ALREADY_BOUND"),
+            E::Conflict(Conflict::UnknownRole) => ApiError::field("roles"),
             E::NotBound => ApiError::new(S::BAD_REQUEST, "NOT_BOUND"),
             E::Unavailable(cause) => {
                 tracing::error!(error = %cause, "storage unavailable");

@@ -1,0 +1,350 @@
+//! Test harness: `spawn_app` starts the real server on port 0 with its own data directory and a
+//! manual clock; `FakeSms` is a webhook receiver that verifies `X-Signature-256` with its own
+//! HMAC and records what it was sent.
+
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use smsauth::configuration::Settings;
+use smsauth::startup::Application;
+use smsauth_core::ports::clock::ManualClock;
+use tempfile::TempDir;
+
+pub const ROOT_PASSWORD: &str = "root-password-for-tests";
+pub const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
+pub const PHONE: &str = "+8613800138000";
+
+/// Everything the server logged during the test run (all tests share one process).
+pub fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(buf.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,sqlx=info,hyper=info,hyper_util=info,reqwest=info,h2=info")
+            .without_time()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buf
+    })
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `code` occurs in `hay` as a whole run of digits (so `+8613800138000` does not count
+/// as containing `138001`).
+pub fn contains_digit_run(hay: &[u8], code: &str) -> bool {
+    hay.split(|b| !b.is_ascii_digit())
+        .any(|run| run == code.as_bytes())
+}
+
+/// A webhook SMS gateway: checks the signature like a real receiver would, records messages,
+/// and answers with a configurable status after a configurable delay.
+#[derive(Clone, Default)]
+pub struct FakeSms {
+    pub messages: Arc<Mutex<Vec<Value>>>,
+    pub status: Arc<AtomicU16>,
+    pub delay_ms: Arc<AtomicU64>,
+    pub bad_signatures: Arc<AtomicU64>,
+}
+
+async fn receive(State(fake): State<FakeSms>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(&body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    if headers.get("x-signature-256").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        fake.bad_signatures.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::UNAUTHORIZED;
+    }
+    let delay = fake.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    fake.messages
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap());
+    match fake.status.load(Ordering::SeqCst) {
+        0 => StatusCode::OK,
+        s => StatusCode::from_u16(s).unwrap(),
+    }
+}
+
+impl FakeSms {
+    async fn start() -> (FakeSms, String) {
+        let fake = FakeSms::default();
+        let app = axum::Router::new()
+            .route("/sms", axum::routing::post(receive))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/sms", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, url)
+    }
+
+    pub fn count(&self) -> usize {
+        self.messages.lock().unwrap().len()
+    }
+
+    /// The code of the last message sent to `phone`.
+    pub fn last_code(&self, phone: &str) -> String {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["phone"] == phone)
+            .and_then(|m| m["code"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no SMS was sent to {phone}"))
+    }
+
+    pub fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub sms: FakeSms,
+    pub sms_url: String,
+    pub dir: TempDir,
+}
+
+/// The settings every test starts from; `tweak` changes them before start.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        default_region: Some("CN".into()),
+        ..Settings::default()
+    };
+    settings.init_root.password = Some(ROOT_PASSWORD.into());
+    tweak(&mut settings);
+    let clock = Arc::new(ManualClock::starting_now());
+    let app = Application::build(settings, clock.clone()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (sms, sms_url) = FakeSms::start().await;
+    TestApp {
+        base,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        clock,
+        sms,
+        sms_url,
+        dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A response reduced to what tests look at.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["errors"][0]["code"].as_str().unwrap_or("")
+    }
+    pub fn message(&self) -> &str {
+        self.body["errors"][0]["message"].as_str().unwrap_or("")
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Asserts an error answer with the envelope.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(self.code(), code, "{:?}", self.body);
+        assert!(!self.message().is_empty(), "{:?}", self.body);
+        assert_eq!(self.body["errors"].as_array().map(Vec::len), Some(1));
+    }
+}
+
+pub async fn into_resp(r: reqwest::Response) -> Resp {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POST an action with a JSON body and extra headers.
+    pub async fn post(&self, action: &str, body: Value, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/api/{action}")))
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        into_resp(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.http.get(self.url(&format!("/api/{path}")));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        into_resp(req.send().await.unwrap()).await
+    }
+
+    pub async fn admin_token(&self) -> String {
+        let r = self
+            .post(
+                "auth:signIn",
+                json!({"account": "root", "password": ROOT_PASSWORD}),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["data"]["token"].as_str().unwrap().to_string()
+    }
+
+    /// As the admin: `action` with a bearer token.
+    pub async fn admin(&self, token: &str, action: &str, body: Value) -> Resp {
+        self.post(
+            action,
+            body,
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await
+    }
+
+    /// Creates the webhook verifier `sms-webhook` (pointing at the fake) and an enabled SMS
+    /// authenticator `sms` using it. Returns the admin token.
+    pub async fn setup_sms(&self, auto_signup: bool) -> String {
+        let token = self.admin_token().await;
+        let r = self
+            .admin(
+                &token,
+                "verifiers:create",
+                json!({
+                    "name": "sms-webhook", "title": "Webhook SMS", "verificationType": "sms-otp",
+                    "options": {"provider": "webhook", "settings": {"url": self.sms_url, "secret": WEBHOOK_SECRET, "timeoutMs": 1000}},
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let r = self
+            .admin(
+                &token,
+                "authenticators:create",
+                json!({
+                    "name": "sms", "authType": "SMS", "title": "SMS", "enabled": true,
+                    "options": {"public": {"verifier": "sms-webhook", "autoSignup": auto_signup}},
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        token
+    }
+
+    pub async fn send_code(&self, phone: &str) -> Resp {
+        self.send_code_for("auth:signIn", phone, &[]).await
+    }
+
+    pub async fn send_code_for(&self, action: &str, phone: &str, headers: &[(&str, &str)]) -> Resp {
+        let path = if headers.iter().any(|(k, _)| *k == "Authorization") {
+            "smsOTP:create"
+        } else {
+            "smsOTP:publicCreate"
+        };
+        self.post(
+            path,
+            json!({"action": action, "verifier": "sms-webhook", "uuid": phone}),
+            headers,
+        )
+        .await
+    }
+
+    pub async fn sign_in_sms(&self, phone: &str, code: &str) -> Resp {
+        self.post(
+            "auth:signIn",
+            json!({"uuid": phone, "code": code}),
+            &[("X-Authenticator", "sms")],
+        )
+        .await
+    }
+
+    /// Sends a code and signs in with it; returns the token.
+    pub async fn sms_token(&self, phone: &str) -> String {
+        let r = self.send_code(phone).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let code = self.sms.last_code(phone);
+        let r = self.sign_in_sms(phone, &code).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["data"]["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn check(&self, token: &str) -> Resp {
+        self.get(
+            "auth:check",
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use smsauth_core::ports::clock::Clock;
+        self.clock.now()
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance(chrono::Duration::seconds(secs));
+    }
+
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("smsauth.db")
+    }
+
+    /// A direct connection to the test's SQLite file, for setting up states the API refuses to
+    /// create and for checking what was stored.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path().display()))
+            .await
+            .unwrap()
+    }
+}

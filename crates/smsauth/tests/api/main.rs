@@ -1,0 +1,14 @@
+//! The API suite: the real server on port 0, a fresh SQLite file per test, a fake SMS webhook
+//! that checks signatures, and a clock the tests move.
+
+// A failed unwrap is a failed test here, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod bind;
+mod helpers;
+mod password;
+mod robustness;
+mod send_code;
+mod sign_in;
+mod tokens;

@@ -1,0 +1,236 @@
+//! Hostile and malformed requests: every one ends in a documented 4xx with the envelope, nothing
+//! half-written; codes never appear in the database file or the logs.
+
+use serde_json::json;
+
+use crate::helpers::{PHONE, contains_digit_run, into_resp, logs, spawn_app};
+
+#[tokio::test]
+async fn oversized_malformed_and_mistyped_bodies_get_enveloped_400s_and_413s() {
+    let app = spawn_app().await;
+    app.setup_sms(true).await;
+    let url = app.url("/api/smsOTP:publicCreate");
+    let big = format!(
+        "{{\"action\":\"auth:signIn\",\"pad\":\"{}\"}}",
+        "x".repeat(70 * 1024)
+    );
+    let r = into_resp(
+        app.http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(big)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(413, "PAYLOAD_TOO_LARGE");
+    for body in [
+        "{",
+        "[1,2]",
+        "\"str\"",
+        "null",
+        "{\"action\":",
+        "\u{0}\u{1}",
+    ] {
+        let r = into_resp(
+            app.http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        r.assert_error(400, "INVALID_JSON");
+    }
+    for body in [
+        json!({"action": 1}),
+        json!({"action": "auth:signIn", "verifier": ["x"]}),
+    ] {
+        app.post("smsOTP:publicCreate", body, &[])
+            .await
+            .assert_error(400, "INVALID_FIELD");
+    }
+    let r = into_resp(
+        app.http
+            .post(app.url("/api/auth:signIn"))
+            .header("X-Authenticator", "sms")
+            .body("uuid=1&code=2")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(400, "INVALID_JSON");
+    let r = app.get("users:list?page=-1", &[]).await;
+    assert_eq!(r.status, 401);
+    let r = into_resp(
+        app.http
+            .delete(app.url("/api/auth:check"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(405, "METHOD_NOT_ALLOWED");
+    app.get("nothing:here", &[])
+        .await
+        .assert_error(404, "NOT_FOUND");
+    let zh = app.get("nothing:here", &[("X-Locale", "zh-CN")]).await;
+    assert_eq!(zh.message(), "未找到");
+    assert_eq!(app.sms.count(), 0);
+}
+
+#[tokio::test]
+async fn unknown_body_fields_and_client_headers_are_ignored() {
+    let app = spawn_app().await;
+    app.setup_sms(true).await;
+    // The sign-in form spreads all its fields into the send-code body.
+    let r = app
+        .post(
+            "smsOTP:publicCreate",
+            json!({"action": "auth:signIn", "verifier": "sms-webhook", "uuid": PHONE, "code": "", "autoSignup": true, "extra": {"nested": [1]}}),
+            &[("X-App", "main"), ("X-With-ACL-Meta", "true"), ("X-Role", "anonymous"), ("X-Timezone", "+08:00"), ("X-Hostname", "example")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // GET works for every action too.
+    let r = app.get("authenticators:publicList", &[]).await;
+    assert_eq!(r.status, 200);
+    // auth:check with the SMS authenticator header, as the client sends after sign-in.
+    let code = app.sms.last_code(PHONE);
+    let token = app.sign_in_sms(PHONE, &code).await.body["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .get(
+            "auth:check",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("X-Authenticator", "sms"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .get(
+            "auth:check",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("X-Authenticator", "basic"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn codes_are_never_stored_or_logged_in_plain_text() {
+    let app = spawn_app().await;
+    app.setup_sms(true).await;
+    app.send_code(PHONE).await;
+    let code = app.sms.last_code(PHONE);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    app.sign_in_sms(PHONE, wrong).await;
+    assert_eq!(app.sign_in_sms(PHONE, &code).await.status, 200);
+    let db = app.db().await;
+    let (hash,): (Vec<u8>,) = sqlx::query_as("SELECT code_hash FROM otp_records")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(hash.len(), 32);
+    db.close().await;
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", app.db_path().display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            assert!(!contains_digit_run(&bytes, &code), "code found in {path}");
+        }
+    }
+    let logged = logs().lock().unwrap().clone();
+    assert!(!logged.is_empty(), "the log capture works");
+    assert!(
+        !contains_digit_run(&logged, &code),
+        "code found in the logs"
+    );
+    assert!(
+        !String::from_utf8_lossy(&logged).contains(PHONE),
+        "full phone number found in the logs"
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let r = into_resp(app.http.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(r.status, 200);
+    let r = into_resp(app.http.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn client_ip_comes_from_forwarded_for_only_behind_a_trusted_proxy() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.limits.send_per_ip_hour = 1;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    app.setup_sms(true).await;
+    let send = |phone: &'static str, xff: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "smsOTP:publicCreate",
+                json!({"action": "auth:signIn", "verifier": "sms-webhook", "uuid": phone}),
+                &[("X-Forwarded-For", xff)],
+            )
+            .await
+        }
+    };
+    assert_eq!(send("+8613800138001", "203.0.113.1").await.status, 200);
+    // Same client behind the proxy: limited, even when it prepends a forged address.
+    send("+8613800138002", "198.51.100.7, 203.0.113.1")
+        .await
+        .assert_error(429, "RateLimit");
+    // A different client is its own bucket.
+    assert_eq!(send("+8613800138003", "203.0.113.2").await.status, 200);
+
+    let untrusted = crate::helpers::spawn_app_with(|s| s.limits.send_per_ip_hour = 1).await;
+    untrusted.setup_sms(true).await;
+    let r = untrusted
+        .post(
+            "smsOTP:publicCreate",
+            json!({"action": "auth:signIn", "verifier": "sms-webhook", "uuid": "+8613800138001"}),
+            &[("X-Forwarded-For", "203.0.113.1")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = untrusted
+        .post(
+            "smsOTP:publicCreate",
+            json!({"action": "auth:signIn", "verifier": "sms-webhook", "uuid": "+8613800138002"}),
+            &[("X-Forwarded-For", "203.0.113.2")],
+        )
+        .await;
+    r.assert_error(429, "RateLimit");
+}
+
+#[tokio::test]
+async fn verification_attempts_per_client_address_are_limited() {
+    let app = crate::helpers::spawn_app_with(|s| s.limits.verify_per_ip_5min = 3).await;
+    app.setup_sms(true).await;
+    for i in 0..3 {
+        app.sign_in_sms(&format!("+861380013800{i}"), "123456")
+            .await
+            .assert_error(400, "InvalidVerificationCode");
+    }
+    let r = app.sign_in_sms("+8613800138009", "123456").await;
+    r.assert_error(429, "RateLimit");
+    assert!(r.header("retry-after").is_some());
+    app.advance(300);
+    app.sign_in_sms("+8613800138009", "123456")
+        .await
+        .assert_error(400, "InvalidVerificationCode");
+}
