@@ -364,3 +364,42 @@ pub trait OtpStore: Send + Sync {
     /// Deletes records older than the longest send-limit window.
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn throttle_policy_doubles_and_caps() {
+        let p = ThrottlePolicy::default();
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut t = None;
+        let mut delays = Vec::new();
+        for _ in 0..12 {
+            let next = p.after_failure(t, now);
+            delays.push(next.blocked_until.map(|u| (u - now).num_seconds()));
+            t = Some(next);
+        }
+        assert_eq!(&delays[..4], &[None, None, None, None]);
+        assert_eq!(
+            &delays[4..],
+            &[
+                Some(30),
+                Some(60),
+                Some(120),
+                Some(240),
+                Some(480),
+                Some(960),
+                Some(1920),
+                Some(3600)
+            ]
+        );
+        // The daily cap blocks until the 24-hour window ends.
+        let mut t = None;
+        for _ in 0..100 {
+            t = Some(p.after_failure(t, now));
+        }
+        assert_eq!(t.unwrap().blocked_until, Some(now + Duration::hours(24)));
+    }
+}
