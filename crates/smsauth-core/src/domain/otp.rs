@@ -4,7 +4,6 @@
 use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
-use rand::RngExt;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -43,11 +42,24 @@ pub struct OtpCode(String);
 impl OtpCode {
     /// Draws `digits` decimal digits uniformly from the OS CSPRNG (NIST SP 800-63B §5.1.3.1:
     /// an approved random bit generator, at least 20 bits of entropy for 6 digits).
+    ///
+    /// Uniformity comes from rejection sampling: 64-bit draws at or above the largest multiple
+    /// of 10^digits are discarded, so no code is more likely than another. A failing OS
+    /// generator is an error, never a panic and never a fallback to a weaker source.
     pub fn generate(digits: u8) -> Result<OtpCode, anyhow::Error> {
-        let digits = digits.clamp(6, 10) as u32;
+        use rand::TryRng;
+        let digits = u32::from(digits.clamp(6, 10));
         let bound = 10u64.pow(digits);
-        let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
-        let n = rng.random_range(0..bound);
+        let zone = u64::MAX - (u64::MAX % bound);
+        let mut rng = rand::rngs::SysRng;
+        let n = loop {
+            let x = rng
+                .try_next_u64()
+                .map_err(|e| anyhow::anyhow!("the OS random generator failed: {e}"))?;
+            if x < zone {
+                break x % bound;
+            }
+        };
         Ok(OtpCode(format!("{n:0width$}", width = digits as usize)))
     }
 

@@ -13,7 +13,8 @@ pub fn password_length_ok(pw: &str) -> bool {
     (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&pw.chars().count())
 }
 
-/// Hashes a password into a PHC string (`$argon2id$v=19$…`) with a random salt.
+/// Hashes a password into a PHC string (`$argon2id$v=19$…`) with a random salt. Costs tens of
+/// milliseconds of CPU: async callers use [`hash_password_async`].
 pub fn hash_password(pw: &str) -> Result<String, anyhow::Error> {
     Argon2::default()
         .hash_password(pw.as_bytes())
@@ -29,6 +30,28 @@ pub fn verify_password(pw: &str, phc: &str) -> bool {
             .is_ok(),
         Err(_) => false,
     }
+}
+
+/// [`hash_password`] on the blocking thread pool, so a burst of sign-ups does not stall the
+/// async workers that serve every other request.
+pub async fn hash_password_async(pw: &str) -> Result<String, anyhow::Error> {
+    let pw = pw.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&pw)).await?
+}
+
+/// [`verify_password`] on the blocking thread pool; `None` for the hash means "no such
+/// account" and burns the same time as a real check.
+pub async fn verify_password_async(pw: &str, phc: Option<&str>) -> bool {
+    let (pw, phc) = (pw.to_string(), phc.map(str::to_string));
+    tokio::task::spawn_blocking(move || match phc {
+        Some(phc) => verify_password(&pw, &phc),
+        None => {
+            burn_verification_time(&pw);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Spends the same time as a real check when the account does not exist, so that an unknown

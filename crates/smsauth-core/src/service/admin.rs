@@ -7,7 +7,7 @@ use super::{Core, ServiceError};
 use crate::domain::authenticator::{
     AUTH_TYPE_SMS, Authenticator, AuthenticatorDraft, auth_type_title,
 };
-use crate::domain::password::{hash_password, password_length_ok};
+use crate::domain::password::{hash_password_async, password_length_ok};
 use crate::domain::phone::Phone;
 use crate::domain::user::{User, UserDraft};
 use crate::domain::verifier::{
@@ -48,7 +48,7 @@ pub struct UserInput {
 }
 
 impl Core {
-    pub fn user_draft(&self, input: UserInput) -> Result<UserDraft, ServiceError> {
+    pub async fn user_draft(&self, input: UserInput) -> Result<UserDraft, ServiceError> {
         let clean = |s: Option<String>| s.map(|s| s.trim().to_string());
         let username = clean(input.username);
         if let Some(u) = username.as_deref().filter(|u| !u.is_empty()) {
@@ -71,7 +71,7 @@ impl Core {
             Some(p) if !password_length_ok(&p) => {
                 return Err(ServiceError::invalid("INVALID_PASSWORD", "password"));
             }
-            Some(p) => Some(hash_password(&p)?),
+            Some(p) => Some(hash_password_async(&p).await?),
             None => None,
         };
         if let Some(nick) = &input.nickname
@@ -90,12 +90,12 @@ impl Core {
     }
 
     pub async fn admin_create_user(&self, input: UserInput) -> Result<User, ServiceError> {
-        let draft = self.user_draft(input)?;
+        let draft = self.user_draft(input).await?;
         Ok(self.users.create_user(draft, self.clock.now()).await?)
     }
 
     pub async fn admin_update_user(&self, id: i64, input: UserInput) -> Result<User, ServiceError> {
-        let draft = self.user_draft(input)?;
+        let draft = self.user_draft(input).await?;
         Ok(self.users.update_user(id, draft, self.clock.now()).await?)
     }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{Core, ServiceError};
 use crate::domain::authenticator::{AUTH_TYPE_PASSWORD, AUTH_TYPE_SMS, Authenticator};
 use crate::domain::otp::OtpAction;
-use crate::domain::password::{self, burn_verification_time, password_length_ok};
+use crate::domain::password::{self, password_length_ok};
 use crate::domain::user::{User, UserDraft};
 use crate::domain::verifier::Verifier;
 
@@ -110,17 +110,17 @@ impl Core {
             .ok_or(ServiceError::InvalidAccount)?;
         let pw = str_field(values, "password").unwrap_or("");
         if pw.chars().count() > password::MAX_PASSWORD_CHARS {
-            burn_verification_time("");
+            password::verify_password_async("", None).await;
             return Err(ServiceError::InvalidCredentials);
         }
-        match self.users.user_by_account(account).await? {
-            Some((user, Some(hash))) if password::verify_password(pw, &hash) => Ok(user),
-            Some((_, Some(_))) => Err(ServiceError::InvalidCredentials),
-            _ => {
-                burn_verification_time(pw);
-                Err(ServiceError::InvalidCredentials)
-            }
+        let found = self.users.user_by_account(account).await?;
+        let hash = found.as_ref().and_then(|(_, h)| h.as_deref());
+        if password::verify_password_async(pw, hash).await
+            && let Some((user, _)) = found
+        {
+            return Ok(user);
         }
+        Err(ServiceError::InvalidCredentials)
     }
 
     /// Password sign-up through an Email/Password authenticator with `allowSignUp`.
@@ -164,7 +164,7 @@ impl Core {
             nickname: username.clone(),
             username,
             email,
-            password_hash: Some(password::hash_password(&pw)?),
+            password_hash: Some(password::hash_password_async(&pw).await?),
             ..UserDraft::default()
         };
         Ok(self.users.create_user(draft, self.clock.now()).await?)
@@ -189,14 +189,14 @@ impl Core {
         }
         if let Some(hash) = self.users.password_hash(user.id).await? {
             let old = str_field(values, "oldPassword").unwrap_or("");
-            if !password::verify_password(old, &hash) {
+            if !password::verify_password_async(old, Some(&hash)).await {
                 return Err(ServiceError::invalid(
                     "OLD_PASSWORD_INCORRECT",
                     "oldPassword",
                 ));
             }
         }
-        let hash = password::hash_password(new)?;
+        let hash = password::hash_password_async(new).await?;
         self.users
             .set_password(user.id, &hash, self.clock.now())
             .await?;

@@ -131,6 +131,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))
         .fallback(|| async { ApiError::not_found() })
+        // A panic is a bug; the client still gets the envelope (500 INTERNAL_ERROR) and the
+        // server keeps serving.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(middleware::from_fn(envelope))
         .layer(
             CorsLayer::new()
