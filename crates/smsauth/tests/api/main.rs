@@ -7,6 +7,7 @@
 mod admin;
 mod bind;
 mod helpers;
+mod messages;
 mod password;
 mod robustness;
 mod send_code;

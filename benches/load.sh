@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Load benchmark: wrk against a release build on a fresh SQLite data directory.
+# Usage: benches/load.sh [duration] [connections]   (needs `wrk`: apt-get install wrk)
+# Send and verification limits are switched off (0) so one load generator on one address is not
+# refused by the anti-abuse limits it would otherwise trip at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-15s}
+CONNS=${2:-32}
+PORT=${PORT:-13077}
+BASE="http://127.0.0.1:$PORT"
+
+cargo build --release --locked -q
+DATA=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+SMSAUTH_LISTEN=127.0.0.1:$PORT SMSAUTH_DATA_DIR=$DATA INIT_ROOT_PASSWORD=bench-root-password \
+SMSAUTH_LIMITS__SEND_PER_PHONE_HOUR=0 SMSAUTH_LIMITS__SEND_PER_PHONE_DAY=0 \
+SMSAUTH_LIMITS__SEND_PER_IP_HOUR=0 SMSAUTH_LIMITS__VERIFY_PER_IP_5MIN=0 RUST_LOG=error \
+  ./target/release/smsauth serve --dev > "$DATA/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 50); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.1; done
+
+TOKEN=$(curl -s "$BASE/api/auth:signIn" -d '{"account":"root","password":"bench-root-password"}' \
+  | python3 -c 'import sys,json;print(json.load(sys.stdin)["data"]["token"])')
+
+echo "== GET /api/authenticators:publicList (public read)"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$BASE/api/authenticators:publicList"
+
+echo "== GET /api/auth:check (token verification: signature, user, blacklist, policy)"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/auth:check"
+
+echo "== POST /api/smsOTP:publicCreate (issue a code: one write transaction + console provider)"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s benches/send_code.lua "$BASE/api/smsOTP:publicCreate"
+
+echo "== POST /api/auth:signIn with a wrong code (the attacker's path: throttle + code lookup)"
+wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s benches/wrong_code.lua "$BASE/api/auth:signIn"
