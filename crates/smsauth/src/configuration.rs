@@ -31,6 +31,7 @@ pub struct Settings {
     pub otp: OtpSettings,
     pub limits: LimitSettings,
     pub jwt: JwtSettings,
+    pub metrics: MetricsSettings,
     /// Set by `serve --dev`.
     #[serde(skip)]
     pub dev: bool,
@@ -69,6 +70,15 @@ pub struct JwtSettings {
     pub secret: Option<String>,
 }
 
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Serve `GET /metrics` (Prometheus/OpenMetrics text).
+    pub enabled: bool,
+    /// When set, scrapers must send `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
 /// NocoBase's `INIT_ROOT_*` variables for the first root user.
 #[derive(Debug, Clone, Default)]
 pub struct InitRoot {
@@ -91,6 +101,7 @@ impl Default for Settings {
             otp: OtpSettings::default(),
             limits: LimitSettings::default(),
             jwt: JwtSettings::default(),
+            metrics: MetricsSettings::default(),
             dev: false,
             init_root: InitRoot::default(),
         }

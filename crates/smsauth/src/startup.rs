@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::configuration::Settings;
 use crate::http::health::Probe;
+use crate::http::metrics::Metrics;
 use crate::http::{AppState, HttpSettings, router};
 use crate::jwt::JwtCodec;
 use crate::{bootstrap, keys};
@@ -101,6 +102,7 @@ impl Application {
                 jwks,
             }),
             readiness: Arc::new(StoreProbe(store.clone())),
+            metrics: Metrics::new(settings.metrics.enabled, settings.metrics.token.clone()),
         };
         let listener = TcpListener::bind(&settings.listen)
             .await

@@ -17,7 +17,10 @@ pub enum ServiceError {
     #[error("a live code exists")]
     LiveCode { retry_after_secs: i64 },
     #[error("send limit reached")]
-    SendLimited { retry_after_secs: i64 },
+    SendLimited {
+        retry_after_secs: i64,
+        limit: crate::ports::store::SendLimit,
+    },
     #[error("provider rate limited")]
     ProviderRateLimited,
     #[error("provider failed")]

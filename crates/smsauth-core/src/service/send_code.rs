@@ -178,7 +178,10 @@ impl Core {
                 retry_after_secs,
             } => {
                 tracing::warn!(?limit, phone = %phone, client_ip, "send limit reached");
-                return Err(ServiceError::SendLimited { retry_after_secs });
+                return Err(ServiceError::SendLimited {
+                    retry_after_secs,
+                    limit,
+                });
             }
         }
         let message = SmsMessage {

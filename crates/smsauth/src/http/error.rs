@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use smsauth_core::ports::store::Conflict;
+use smsauth_core::ports::store::{Conflict, SendLimit};
 use smsauth_core::service::ServiceError;
 
 /// An error on its way to the client. The body is written by [`super::envelope`].
@@ -16,6 +16,8 @@ pub struct ApiError {
     pub key: &'static str,
     pub params: Vec<(&'static str, String)>,
     pub retry_after: Option<i64>,
+    /// For send-limit refusals, which limit (a metric label).
+    pub limit: Option<&'static str>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -28,6 +30,7 @@ impl ApiError {
             key: code,
             params: Vec::new(),
             retry_after: None,
+            limit: None,
         }
     }
 
@@ -79,7 +82,21 @@ impl From<ServiceError> for ApiError {
                     .param("time", retry_after_secs)
                     .retry(retry_after_secs)
             }
-            E::SendLimited { retry_after_secs } | E::VerifyLimited { retry_after_secs } => {
+            E::SendLimited {
+                retry_after_secs,
+                limit,
+            } => {
+                let mut err = ApiError::keyed(S::TOO_MANY_REQUESTS, "RateLimit", "RateLimitSlow")
+                    .retry(retry_after_secs);
+                err.limit = Some(match limit {
+                    SendLimit::PhoneHour => "phone_hour",
+                    SendLimit::PhoneDay => "phone_day",
+                    SendLimit::IpHour => "ip_hour",
+                    SendLimit::GlobalHour => "global_hour",
+                });
+                err
+            }
+            E::VerifyLimited { retry_after_secs } => {
                 ApiError::keyed(S::TOO_MANY_REQUESTS, "RateLimit", "RateLimitSlow")
                     .retry(retry_after_secs)
             }

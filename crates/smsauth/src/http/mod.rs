@@ -5,6 +5,7 @@ mod authenticators;
 mod error;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 mod sessions;
 mod sms_otp;
 mod token_policy;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +48,7 @@ pub struct AppState {
     pub core: Core,
     pub http: Arc<HttpSettings>,
     pub readiness: Arc<dyn health::Probe>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// `{"data": value}`.
@@ -130,11 +132,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(health::jwks))
+        .route("/metrics", get(metrics::scrape))
         .fallback(|| async { ApiError::not_found() })
         // A panic is a bug; the client still gets the envelope (500 INTERNAL_ERROR) and the
         // server keeps serving.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(middleware::from_fn(envelope))
+        .layer(middleware::from_fn_with_state(state.clone(), envelope))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -148,8 +151,13 @@ pub fn router(state: AppState) -> Router {
 
 /// Writes the `{"errors":[{message, code}]}` envelope in the request's locale for every error
 /// answer (ours and the framework's: 404, 405, 413), and `X-New-Token` after a renewal.
-async fn envelope(mut req: Request, next: Next) -> Response {
+async fn envelope(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let locale = Locale::negotiate(req.headers(), req.uri().query());
+    let action = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().trim_start_matches("/api/").to_string());
     let renewed = RenewedToken::default();
     req.extensions_mut().insert(renewed.clone());
     let mut resp = next.run(req).await;
@@ -159,7 +167,15 @@ async fn envelope(mut req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-new-token", v);
     }
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    let is_error = status.is_client_error() || status.is_server_error();
+    if let Some(action) = action.filter(|a| a.contains(':')) {
+        let seconds = started.elapsed().as_secs_f64();
+        let err = resp.extensions().get::<ApiError>();
+        let fallback = is_error.then(|| ApiError::new(status, "HTTP_ERROR"));
+        app.metrics
+            .observe(&action, err.or(fallback.as_ref()), seconds);
+    }
+    if !is_error {
         return resp;
     }
     let err = resp

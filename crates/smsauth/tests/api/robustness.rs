@@ -234,3 +234,52 @@ async fn verification_attempts_per_client_address_are_limited() {
         .await
         .assert_error(400, "InvalidVerificationCode");
 }
+
+#[tokio::test]
+async fn metrics_are_off_by_default_and_count_answers_and_limit_refusals_when_on() {
+    let off = spawn_app().await;
+    let r = into_resp(off.http.get(off.url("/metrics")).send().await.unwrap()).await;
+    r.assert_error(404, "NOT_FOUND");
+
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.metrics.enabled = true;
+        s.metrics.token = Some("scrape-token".into());
+        s.limits.global_send_hour = 1;
+    })
+    .await;
+    app.setup_sms(true).await;
+    assert_eq!(app.send_code(PHONE).await.status, 200);
+    app.send_code("+8613800138001")
+        .await
+        .assert_error(429, "RateLimit");
+    let r = into_resp(app.http.get(app.url("/metrics")).send().await.unwrap()).await;
+    r.assert_error(401, "EMPTY_TOKEN");
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"smsauth_send_limit_refusals_total{limit="global_hour"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"smsauth_api_responses_total{action="smsOTP:publicCreate",code="OK"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"smsauth_api_responses_total{action="smsOTP:publicCreate",code="RateLimit"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("smsauth_api_request_duration_seconds"),
+        "{text}"
+    );
+}
