@@ -6,6 +6,7 @@
 
 mod console;
 mod schema;
+pub mod signing;
 mod webhook;
 
 use std::sync::Arc;
