@@ -1,9 +1,9 @@
 //! Tencent Cloud API 3.0 signatures, `TC3-HMAC-SHA256`.
 //!
-//! CanonicalRequest = METHOD \n "/" \n query \n "content-type:…\nhost:…\n" \n
-//! "content-type;host" \n hex(sha256(payload)); StringToSign = "TC3-HMAC-SHA256\n" + timestamp
-//! + "\n" + date/service/tc3_request + "\n" + hex(sha256(CanonicalRequest)); the key is the
-//! chain HMAC("TC3"+secret, date) → service → "tc3_request".
+//! `CanonicalRequest = METHOD \n / \n query \n content-type:…\nhost:…\n \n
+//! content-type;host \n hex(sha256(payload))`; `StringToSign = TC3-HMAC-SHA256 \n timestamp \n
+//! date/service/tc3_request \n hex(sha256(CanonicalRequest))`; the signing key is the HMAC
+//! chain `"TC3" + secret` → date → service → `tc3_request`.
 
 use super::{hmac_sha256, sha256_hex};
 
