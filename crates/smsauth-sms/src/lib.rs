@@ -4,9 +4,13 @@
 //! Providers never log a code (except `console`, which exists to print it) or a secret; phone
 //! numbers are logged masked.
 
+mod aliyun;
+mod common;
 mod console;
 mod schema;
 pub mod signing;
+mod tencent;
+mod twilio;
 mod webhook;
 
 use std::sync::Arc;
@@ -15,7 +19,11 @@ use std::time::Duration;
 use serde_json::Value;
 use smsauth_core::ports::sms::{SmsProviderFactory, SmsSender};
 
+pub use aliyun::AliyunSender;
+pub use common::Endpoint;
 pub use console::ConsoleSender;
+pub use tencent::TencentSender;
+pub use twilio::TwilioSender;
 pub use webhook::{WebhookSender, signature_header};
 
 use schema::{Field, FieldKind};
@@ -36,6 +44,12 @@ struct ProviderType {
     fields: &'static [Field],
 }
 
+/// Settings every free-text provider accepts: per-locale templates and the WebOTP host.
+const TEXT_FIELDS: [Field; 2] = [
+    Field::new("templates", FieldKind::Templates, false, false),
+    Field::new("webOtpHost", FieldKind::Host, false, false),
+];
+
 const PROVIDERS: &[ProviderType] = &[
     ProviderType {
         name: "console",
@@ -50,6 +64,48 @@ const PROVIDERS: &[ProviderType] = &[
             Field::new("secret", FieldKind::Text, false, true),
             Field::new("timeoutMs", FieldKind::Millis, false, false),
             Field::new("headers", FieldKind::StringMap, false, false),
+            TEXT_FIELDS[0],
+            TEXT_FIELDS[1],
+        ],
+    },
+    ProviderType {
+        name: "sms-aliyun",
+        title: "Aliyun SMS (Dysmsapi)",
+        fields: &[
+            Field::new("accessKeyId", FieldKind::Text, true, false),
+            Field::new("accessKeySecret", FieldKind::Text, true, true),
+            Field::new("endpoint", FieldKind::Endpoint, false, false),
+            Field::new("sign", FieldKind::Text, true, false),
+            Field::new("template", FieldKind::Text, true, false),
+            Field::new("timeoutMs", FieldKind::Millis, false, false),
+        ],
+    },
+    ProviderType {
+        name: "sms-tencent",
+        title: "Tencent Cloud SMS",
+        fields: &[
+            Field::new("secretId", FieldKind::Text, true, false),
+            Field::new("secretKey", FieldKind::Text, true, true),
+            Field::new("region", FieldKind::Text, true, false),
+            Field::new("endpoint", FieldKind::Endpoint, false, false),
+            Field::new("SignName", FieldKind::Text, true, false),
+            Field::new("SmsSdkAppId", FieldKind::Text, true, false),
+            Field::new("TemplateId", FieldKind::Text, true, false),
+            Field::new("timeoutMs", FieldKind::Millis, false, false),
+        ],
+    },
+    ProviderType {
+        name: "twilio",
+        title: "Twilio",
+        fields: &[
+            Field::new("accountSid", FieldKind::Text, true, false),
+            Field::new("authToken", FieldKind::Text, true, true),
+            Field::new("from", FieldKind::Text, false, false),
+            Field::new("messagingServiceSid", FieldKind::Text, false, false),
+            Field::new("baseUrl", FieldKind::Endpoint, false, false),
+            Field::new("timeoutMs", FieldKind::Millis, false, false),
+            TEXT_FIELDS[0],
+            TEXT_FIELDS[1],
         ],
     },
 ];
@@ -79,7 +135,19 @@ impl SmsProviderFactory for ProviderRegistry {
 
     fn validate(&self, name: &str, settings: &Value) -> Result<(), String> {
         let p = provider(name).ok_or_else(|| "provider".to_string())?;
-        schema::validate(p.fields, settings)
+        schema::validate(p.fields, settings)?;
+        // Twilio needs a sender: a number or a messaging service.
+        if name == "twilio"
+            && common::str_setting(settings, "from").is_none()
+            && common::str_setting(settings, "messagingServiceSid").is_none()
+        {
+            return Err("from".into());
+        }
+        Ok(())
+    }
+
+    fn schema(&self, name: &str) -> Option<Value> {
+        provider(name).map(|p| schema::describe(p.fields))
     }
 
     fn secret_fields(&self, name: &str) -> Vec<&'static str> {
@@ -95,12 +163,14 @@ impl SmsProviderFactory for ProviderRegistry {
     }
 
     fn build(&self, name: &str, settings: &Value) -> Option<Arc<dyn SmsSender>> {
-        let p = provider(name)?;
-        schema::validate(p.fields, settings).ok()?;
+        self.validate(name, settings).ok()?;
+        let http = self.http.clone();
         match name {
             "console" => Some(Arc::new(ConsoleSender)),
-            "webhook" => WebhookSender::from_settings(self.http.clone(), settings)
-                .map(|s| Arc::new(s) as Arc<dyn SmsSender>),
+            "webhook" => WebhookSender::from_settings(http, settings).map(|s| Arc::new(s) as _),
+            "sms-aliyun" => AliyunSender::from_settings(http, settings).map(|s| Arc::new(s) as _),
+            "sms-tencent" => TencentSender::from_settings(http, settings).map(|s| Arc::new(s) as _),
+            "twilio" => TwilioSender::from_settings(http, settings).map(|s| Arc::new(s) as _),
             _ => None,
         }
     }

@@ -12,6 +12,40 @@ pub enum FieldKind {
     Millis,
     /// An object of string values (extra HTTP headers).
     StringMap,
+    /// A bare host (HTTPS assumed) or an `http(s)` URL with optional port.
+    Endpoint,
+    /// A host name (for the WebOTP line).
+    Host,
+    /// Per-locale message templates: `{"en-US": "… {{code}} …"}`; each must contain `{{code}}`.
+    Templates,
+}
+
+impl FieldKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::Url => "url",
+            FieldKind::Millis => "milliseconds",
+            FieldKind::StringMap => "headers",
+            FieldKind::Endpoint => "endpoint",
+            FieldKind::Host => "host",
+            FieldKind::Templates => "templates",
+        }
+    }
+}
+
+/// The schema as JSON, for the admin form: `[{name, type, required, secret}]`.
+pub fn describe(fields: &[Field]) -> Value {
+    Value::Array(
+        fields
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name, "type": f.kind.as_str(), "required": f.required, "secret": f.secret,
+                })
+            })
+            .collect(),
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +101,23 @@ pub fn validate(fields: &[Field], settings: &Value) -> Result<(), String> {
                     reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok()
                         && v.as_str()
                             .is_some_and(|s| reqwest::header::HeaderValue::from_str(s).is_ok())
+                })
+            }),
+            FieldKind::Endpoint => v
+                .as_str()
+                .is_some_and(|s| crate::common::Endpoint::parse(s).is_some()),
+            FieldKind::Host => v.as_str().is_some_and(|s| {
+                !s.is_empty()
+                    && s.len() <= 253
+                    && s.split('.').all(|l| {
+                        !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    })
+            }),
+            FieldKind::Templates => v.as_object().is_some_and(|m| {
+                m.iter().all(|(k, t)| {
+                    ["en-US", "zh-CN", "nl-NL"].contains(&k.as_str())
+                        && t.as_str()
+                            .is_some_and(|t| t.contains("{{code}}") && t.len() <= 1000)
                 })
             }),
         };

@@ -16,6 +16,8 @@ pub struct WebhookSender {
     secret: Option<String>,
     timeout: Duration,
     headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// For the message templates.
+    settings: Value,
 }
 
 /// The header value for `body` under `secret`: `sha256=<lowercase hex>`.
@@ -64,17 +66,8 @@ impl WebhookSender {
             secret,
             timeout: Duration::from_millis(timeout_ms),
             headers,
+            settings: s.clone(),
         })
-    }
-}
-
-fn message_text(m: &SmsMessage) -> String {
-    let minutes = (m.ttl_secs + 59) / 60;
-    let code = m.code.expose();
-    match m.locale.as_str() {
-        "zh-CN" => format!("您的验证码是 {code}，{minutes} 分钟内有效。"),
-        "nl-NL" => format!("Uw verificatiecode is {code}. Geldig gedurende {minutes} minuten."),
-        _ => format!("Your verification code is {code}. It expires in {minutes} minutes."),
     }
 }
 
@@ -87,7 +80,7 @@ impl SmsSender for WebhookSender {
             "action": m.action.as_str(),
             "verifier": m.verifier,
             "locale": m.locale,
-            "message": message_text(m),
+            "message": crate::common::message_text(&self.settings, m),
         })
         .to_string();
         let mut req = self
@@ -120,6 +113,9 @@ impl SmsSender for WebhookSender {
             200..=299 => Ok(()),
             400 | 422 => Err(SendError::InvalidReceiver),
             429 => Err(SendError::RateLimited),
+            500..=599 => Err(SendError::Transient(format!(
+                "webhook answered HTTP {status}"
+            ))),
             other => Err(SendError::Failed(format!("webhook answered HTTP {other}"))),
         }
     }

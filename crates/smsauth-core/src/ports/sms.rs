@@ -15,6 +15,8 @@ pub struct SmsMessage {
     pub locale: String,
     /// Lifetime of the code in seconds, for templates that mention it.
     pub ttl_secs: i64,
+    /// The time from the injected clock, for request signatures.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// How a send failed, in the three classes the API distinguishes (SPEC §3.2).
@@ -24,8 +26,20 @@ pub enum SendError {
     InvalidReceiver,
     #[error("the provider rate-limited the request")]
     RateLimited,
+    /// Timeout, connection failure or a 5xx: another provider may succeed, so routing fails
+    /// over on this one only.
+    #[error("the provider is unavailable: {0}")]
+    Transient(String),
+    /// The provider refused the request for a reason that retrying elsewhere would not fix
+    /// (bad credentials, unknown template, …).
     #[error("the provider failed: {0}")]
     Failed(String),
+}
+
+impl SendError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient(_))
+    }
 }
 
 #[async_trait]
@@ -39,6 +53,8 @@ pub trait SmsProviderFactory: Send + Sync {
     fn provider_types(&self) -> Vec<(String, String)>;
     /// Checks settings against the provider's schema; `Err` names the missing or bad field.
     fn validate(&self, provider: &str, settings: &serde_json::Value) -> Result<(), String>;
+    /// The provider's settings schema (`[{name, type, required, secret}]`) for admin forms.
+    fn schema(&self, provider: &str) -> Option<serde_json::Value>;
     /// Names of settings that are secrets (masked on read).
     fn secret_fields(&self, provider: &str) -> Vec<&'static str>;
     /// Builds a sender; `None` when the provider type is unknown or the settings are unusable.

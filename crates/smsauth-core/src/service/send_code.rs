@@ -191,6 +191,7 @@ impl Core {
             verifier: verifier.name.clone(),
             locale: locale.to_string(),
             ttl_secs: self.settings.code_ttl_secs,
+            now,
         };
         let result = sender.send(&message).await;
         self.otps
@@ -203,7 +204,7 @@ impl Core {
                 Err(match e {
                     SendError::InvalidReceiver => ServiceError::InvalidReceiver,
                     SendError::RateLimited => ServiceError::ProviderRateLimited,
-                    SendError::Failed(_) => ServiceError::SendFailed,
+                    SendError::Transient(_) | SendError::Failed(_) => ServiceError::SendFailed,
                 })
             }
         }

@@ -30,7 +30,10 @@ pub async fn providers(State(app): State<AppState>, _: Admin) -> ApiResult<Respo
         .providers
         .provider_types()
         .into_iter()
-        .map(|(name, title)| json!({ "name": name, "title": title }))
+        .map(|(name, title)| {
+            let settings = app.core.providers.schema(&name);
+            json!({ "name": name, "title": title, "settings": settings })
+        })
         .collect();
     Ok(data(list))
 }

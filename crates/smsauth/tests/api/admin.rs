@@ -341,7 +341,21 @@ async fn verifier_settings_are_validated_and_used_verifiers_cannot_be_destroyed(
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["console", "webhook"]);
+    assert_eq!(
+        names,
+        ["console", "webhook", "sms-aliyun", "sms-tencent", "twilio"]
+    );
+    let aliyun = &providers.body["data"][2]["settings"];
+    assert!(
+        aliyun
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "accessKeySecret"
+                && f["secret"] == true
+                && f["required"] == true),
+        "{aliyun}"
+    );
 }
 
 #[tokio::test]
