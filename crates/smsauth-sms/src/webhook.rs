@@ -97,16 +97,11 @@ impl SmsSender for WebhookSender {
                 signature_header(secret.as_bytes(), body.as_bytes()),
             );
         }
-        let resp = req.body(body).send().await.map_err(|e| {
-            let kind = if e.is_timeout() {
-                "timeout"
-            } else if e.is_connect() {
-                "connect"
-            } else {
-                "request"
-            };
-            SendError::Failed(format!("webhook {kind} error"))
-        })?;
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| crate::common::transport_error("webhook", &e))?;
         let status = resp.status().as_u16();
         tracing::debug!(to = %m.to, status, "webhook answered");
         match status {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use smsauth_core::domain::phone::Region;
 use smsauth_core::ports::store::SendLimits;
 use smsauth_core::service::CoreSettings;
+use smsauth_core::service::delivery::DeliverySettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -32,6 +33,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub jwt: JwtSettings,
     pub metrics: MetricsSettings,
+    pub providers: ProviderSettings,
     /// Set by `serve --dev`.
     #[serde(skip)]
     pub dev: bool,
@@ -70,6 +72,28 @@ pub struct JwtSettings {
     pub secret: Option<String>,
 }
 
+/// Failover and circuit-breaker settings for SMS delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderSettings {
+    /// Consecutive transient failures after which a verifier's provider is skipped.
+    pub breaker_failures: u32,
+    /// Seconds a tripped provider is skipped before one trial request.
+    pub breaker_open_secs: i64,
+    /// Total milliseconds one send may spend across a verifier and its fallbacks.
+    pub send_budget_ms: u64,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        ProviderSettings {
+            breaker_failures: 5,
+            breaker_open_secs: 30,
+            send_budget_ms: 8000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MetricsSettings {
@@ -102,6 +126,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             jwt: JwtSettings::default(),
             metrics: MetricsSettings::default(),
+            providers: ProviderSettings::default(),
             dev: false,
             init_root: InitRoot::default(),
         }
@@ -232,6 +257,13 @@ impl Settings {
                 .iter()
                 .map(|c| c.to_ascii_uppercase())
                 .collect(),
+            delivery: DeliverySettings {
+                breaker_failures: self.providers.breaker_failures.max(1),
+                breaker_open_secs: self.providers.breaker_open_secs.max(1),
+                budget: std::time::Duration::from_millis(
+                    self.providers.send_budget_ms.clamp(100, 60_000),
+                ),
+            },
             ..CoreSettings::default()
         })
     }

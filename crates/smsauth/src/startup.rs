@@ -93,6 +93,7 @@ impl Application {
             clock: clock.clone(),
             hasher: CodeHasher::new(hmac_key),
             settings: settings.core_settings()?,
+            breakers: Arc::default(),
         };
         bootstrap::run(&core, &settings).await?;
         let state = AppState {

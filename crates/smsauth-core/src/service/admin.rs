@@ -138,7 +138,7 @@ impl Core {
 
     /// Validates a verifier draft against the provider schema. On update, settings sent back as
     /// the mask keep their stored value.
-    pub fn prepare_verifier(
+    pub async fn prepare_verifier(
         &self,
         mut draft: VerifierDraft,
         existing: Option<&Verifier>,
@@ -193,8 +193,62 @@ impl Core {
                     format!("options.settings.{field}"),
                 )
             })?;
-        draft.options = Some(serde_json::json!({ "provider": provider, "settings": settings }));
+        let name = draft
+            .name
+            .clone()
+            .or(existing.map(|v| v.name.clone()))
+            .unwrap_or_default();
+        let mut out = serde_json::json!({ "provider": provider, "settings": settings });
+        if let Some(fallbacks) = options.get("fallbacks").filter(|v| !v.is_null()) {
+            out["fallbacks"] = self.check_fallbacks(&name, fallbacks).await?;
+        }
+        if let Some(routes) = options.get("routes").filter(|v| !v.is_null()) {
+            out["routes"] = self.check_routes(&name, routes).await?;
+        }
+        draft.options = Some(out);
         Ok(draft)
+    }
+
+    /// `fallbacks`: up to 5 other existing `sms-otp` verifiers.
+    async fn check_fallbacks(&self, own: &str, v: &Value) -> Result<Value, ServiceError> {
+        let bad = || ServiceError::invalid("INVALID_PROVIDER_SETTINGS", "options.fallbacks");
+        let list = v.as_array().filter(|a| a.len() <= 5).ok_or_else(bad)?;
+        for item in list {
+            let name = item.as_str().filter(|n| *n != own).ok_or_else(bad)?;
+            self.sms_verifier_named(Some(name))
+                .await
+                .map_err(|_| bad())?;
+        }
+        Ok(v.clone())
+    }
+
+    /// `routes`: `{"CN": "<verifier>"}` with ISO 3166 alpha-2 keys and existing `sms-otp`
+    /// verifiers (or this one) as values.
+    async fn check_routes(&self, own: &str, v: &Value) -> Result<Value, ServiceError> {
+        let map = v
+            .as_object()
+            .ok_or_else(|| ServiceError::invalid("INVALID_PROVIDER_SETTINGS", "options.routes"))?;
+        let mut out = Map::new();
+        for (region, target) in map {
+            let bad = || {
+                ServiceError::invalid(
+                    "INVALID_PROVIDER_SETTINGS",
+                    format!("options.routes.{region}"),
+                )
+            };
+            let upper = region.to_ascii_uppercase();
+            if upper.len() != 2 || upper.parse::<crate::domain::phone::Region>().is_err() {
+                return Err(bad());
+            }
+            let name = target.as_str().ok_or_else(bad)?;
+            if name != own {
+                self.sms_verifier_named(Some(name))
+                    .await
+                    .map_err(|_| bad())?;
+            }
+            out.insert(upper, Value::String(name.to_string()));
+        }
+        Ok(Value::Object(out))
     }
 
     fn unmask_secrets(&self, provider: &str, settings: &mut Value, stored: &Value) {

@@ -2,6 +2,7 @@
 //! [`ServiceError`] (the meaningful outcomes the HTTP layer turns into documented answers).
 
 pub mod admin;
+pub mod delivery;
 pub mod error;
 pub mod send_code;
 pub mod sessions;
@@ -35,6 +36,7 @@ pub struct CoreSettings {
     pub allowed_regions: Vec<String>,
     /// Seconds during which concurrent renewals of one token get the same new token.
     pub renew_window_secs: i64,
+    pub delivery: delivery::DeliverySettings,
 }
 
 impl Default for CoreSettings {
@@ -53,6 +55,7 @@ impl Default for CoreSettings {
             throttle: ThrottlePolicy::default(),
             allowed_regions: Vec::new(),
             renew_window_secs: 10,
+            delivery: delivery::DeliverySettings::default(),
         }
     }
 }
@@ -70,4 +73,6 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub hasher: CodeHasher,
     pub settings: CoreSettings,
+    /// Per-verifier provider health, shared by all requests of this process.
+    pub breakers: Arc<delivery::CircuitBreakers>,
 }

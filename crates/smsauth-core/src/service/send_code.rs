@@ -99,7 +99,10 @@ impl Core {
 
     /// Builds the verifier's provider; `{{$env.NAME}}` in settings is expanded here, so secrets
     /// may live in the environment rather than the database.
-    fn sender_for(&self, verifier: &Verifier) -> Result<Arc<dyn SmsSender>, ServiceError> {
+    pub(super) fn sender_for(
+        &self,
+        verifier: &Verifier,
+    ) -> Result<Arc<dyn SmsSender>, ServiceError> {
         let provider = verifier.provider().ok_or(ServiceError::InvalidProvider)?;
         let settings = expand_env(verifier.settings());
         self.providers
@@ -193,7 +196,7 @@ impl Core {
             ttl_secs: self.settings.code_ttl_secs,
             now,
         };
-        let result = sender.send(&message).await;
+        let result = self.deliver(verifier, sender, &message).await;
         self.otps
             .mark_delivery(id, result.is_ok(), self.clock.now())
             .await?;

@@ -107,7 +107,7 @@ fn draft(values: &Values) -> ApiResult<VerifierDraft> {
 }
 
 pub async fn create(State(app): State<AppState>, _: Admin, values: Values) -> ApiResult<Response> {
-    let d = app.core.prepare_verifier(draft(&values)?, None)?;
+    let d = app.core.prepare_verifier(draft(&values)?, None).await?;
     let now = app.core.clock.now();
     let created = app.core.config.create_verifier(d, now).await?;
     Ok(data(app.core.masked_verifier(created)))
@@ -122,7 +122,7 @@ pub async fn update(
     let existing = by_name(&app, &params).await?;
     let mut d = draft(&values)?;
     d.name = None;
-    let d = app.core.prepare_verifier(d, Some(&existing))?;
+    let d = app.core.prepare_verifier(d, Some(&existing)).await?;
     let now = app.core.clock.now();
     let updated = app
         .core

@@ -90,7 +90,7 @@ async fn receive(State(fake): State<FakeSms>, headers: HeaderMap, body: Bytes) -
 }
 
 impl FakeSms {
-    async fn start() -> (FakeSms, String) {
+    pub async fn start() -> (FakeSms, String) {
         let fake = FakeSms::default();
         let app = axum::Router::new()
             .route("/sms", axum::routing::post(receive))

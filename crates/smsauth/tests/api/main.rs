@@ -6,6 +6,7 @@
 
 mod admin;
 mod bind;
+mod failover;
 mod helpers;
 mod messages;
 mod password;
