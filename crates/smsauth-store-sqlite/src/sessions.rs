@@ -125,13 +125,25 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn end_user_sessions(&self, user_id: i64) -> StoreResult<()> {
+    async fn end_user_sessions(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM issued_tokens WHERE user_id = ?")
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        Ok(())
+        let done =
+            sqlx::query("UPDATE users SET sessions_revoked_at = ?, updated_at = ? WHERE id = ?")
+                .bind(ms(now))
+                .bind(ms(now))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(smsauth_core::ports::store::StoreError::NotFound);
+        }
+        tx.commit().await.map_err(map_err)
     }
 
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()> {

@@ -10,8 +10,8 @@ use sqlx::{FromRow, Sqlite, SqliteConnection};
 
 use crate::{SqliteStore, from_ms, map_err, ms};
 
-const USER_COLUMNS: &str =
-    "id, nickname, username, email, phone, password_changed_at, created_at, updated_at";
+const USER_COLUMNS: &str = "id, nickname, username, email, phone, password_changed_at, \
+     sessions_revoked_at, created_at, updated_at";
 
 #[derive(FromRow)]
 struct UserRow {
@@ -21,6 +21,7 @@ struct UserRow {
     email: Option<String>,
     phone: Option<String>,
     password_changed_at: Option<i64>,
+    sessions_revoked_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -34,6 +35,7 @@ impl UserRow {
             email: self.email,
             phone: self.phone,
             password_changed_at: self.password_changed_at.map(from_ms),
+            sessions_revoked_at: self.sessions_revoked_at.map(from_ms),
             roles,
             created_at: from_ms(self.created_at),
             updated_at: from_ms(self.updated_at),

@@ -19,6 +19,9 @@ pub struct User {
     pub phone: Option<String>,
     #[serde(skip)]
     pub password_changed_at: Option<DateTime<Utc>>,
+    /// Tokens issued before this were revoked by an administrator.
+    #[serde(skip)]
+    pub sessions_revoked_at: Option<DateTime<Utc>>,
     pub roles: Vec<Role>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

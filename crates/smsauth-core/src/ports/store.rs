@@ -202,7 +202,8 @@ pub trait SessionStore: Send + Sync {
     async fn is_blacklisted(&self, jti: Uuid) -> StoreResult<bool>;
     /// Deletes the session whose current token is `jti` (sign-out).
     async fn end_session(&self, jti: Uuid) -> StoreResult<()>;
-    async fn end_user_sessions(&self, user_id: i64) -> StoreResult<()>;
+    /// Ends every session of the user: tokens issued before `now` stop working.
+    async fn end_user_sessions(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Removes blacklist entries and renewal markers that can no longer matter.
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()>;
 }

@@ -76,8 +76,15 @@ impl Core {
         if millis(now) - claims.sign_in_time > policy.session_ttl * 1000 {
             return Err(ServiceError::ExpiredSession);
         }
-        if let Some(changed) = user.password_changed_at
-            && claims.iat < changed.timestamp()
+        // Tokens from before a password change or a revocation are void. Compared in whole
+        // seconds (the precision of `iat`), so a token issued in the same second survives: the
+        // one handed out with the change itself.
+        let void_before = [user.password_changed_at, user.sessions_revoked_at]
+            .into_iter()
+            .flatten()
+            .max();
+        if let Some(t) = void_before
+            && claims.iat < t.timestamp()
         {
             return Err(ServiceError::InvalidToken);
         }

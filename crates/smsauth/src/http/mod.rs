@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users:create", action(users::create))
         .route("/api/users:update", action(users::update))
         .route("/api/users:destroy", action(users::destroy))
+        .route("/api/users:revokeSessions", action(users::revoke_sessions))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .merge(api)

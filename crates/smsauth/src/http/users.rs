@@ -103,6 +103,20 @@ pub async fn update(
     ))
 }
 
+/// `users:revokeSessions?filterByTk=<id>`: signs the user out everywhere.
+pub async fn revoke_sessions(
+    State(app): State<AppState>,
+    _: Admin,
+    params: Params,
+) -> ApiResult<Response> {
+    let now = app.core.clock.now();
+    app.core
+        .sessions
+        .end_user_sessions(params.id()?, now)
+        .await?;
+    Ok(data(Value::Null))
+}
+
 pub async fn destroy(
     State(app): State<AppState>,
     Admin(me): Admin,

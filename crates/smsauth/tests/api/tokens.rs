@@ -239,3 +239,30 @@ async fn token_policy_changes_apply_to_new_tokens() {
     app.advance(60 * 60);
     app.check(&token).await.assert_error(401, "EXPIRED_SESSION");
 }
+
+#[tokio::test]
+async fn an_admin_can_revoke_a_users_sessions() {
+    let app = spawn_app().await;
+    let admin = app.setup_sms(true).await;
+    let token = app.sms_token(PHONE).await;
+    let id = app.check(&token).await.body["data"]["id"].clone();
+    app.advance(1);
+    let r = app
+        .admin(
+            &admin,
+            &format!("users:revokeSessions?filterByTk={id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app.check(&token).await.assert_error(401, "INVALID_TOKEN");
+    // Even after expiry it cannot be renewed; a new sign-in works.
+    app.advance(86_400 + 10);
+    app.check(&token).await.assert_error(401, "INVALID_TOKEN");
+    app.advance(121);
+    let fresh = app.sms_token(PHONE).await;
+    assert_eq!(app.check(&fresh).await.status, 200);
+    app.admin(&admin, "users:revokeSessions?filterByTk=999", json!({}))
+        .await
+        .assert_error(404, "NOT_FOUND");
+}
