@@ -1,9 +1,11 @@
--- A distinct phone per request, so every request issues a new code.
+-- A distinct phone per request, so every request issues a new code. `thread_id` is a global
+-- (not a local) so that `thread:set` in `setup` reaches it in each thread's Lua state.
 local counter = 0
-local thread_id = 0
+thread_id = 0
+local next_id = 0
 function setup(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+  thread:set("thread_id", next_id)
+  next_id = next_id + 1
 end
 request = function()
   counter = counter + 1

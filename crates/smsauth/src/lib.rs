@@ -9,3 +9,4 @@ pub mod jwt;
 pub mod keys;
 pub mod startup;
 pub mod telemetry;
+pub mod ui;

@@ -1,0 +1,76 @@
+//! The web pages (SPEC §14): `/signin`, `/admin` and `/account`, served from assets embedded in
+//! the binary. Pages are static HTML shells whose scripts call the JSON API, so the browser and
+//! any other client exercise exactly the same surface.
+//!
+//! CSRF: the API authenticates with a bearer token that the page's script puts in the
+//! `Authorization` header; no cookie carries credentials, so a cross-site form or image cannot
+//! make an authenticated request (OWASP CSRF Prevention Cheat Sheet, "token-based
+//! authentication"). The pages also send a strict Content-Security-Policy: scripts only from
+//! this origin, no inline code, no framing.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::i18n::Locale;
+
+const SHELL: &str = include_str!("assets/shell.html");
+
+/// `(file, content type, body)`.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", "text/css; charset=utf-8", include_str!("assets/app.css")),
+    ("i18n.js", "text/javascript; charset=utf-8", include_str!("assets/i18n.js")),
+    ("common.js", "text/javascript; charset=utf-8", include_str!("assets/common.js")),
+    ("signin.js", "text/javascript; charset=utf-8", include_str!("assets/signin.js")),
+    ("admin.js", "text/javascript; charset=utf-8", include_str!("assets/admin.js")),
+    ("account.js", "text/javascript; charset=utf-8", include_str!("assets/account.js")),
+];
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn secure(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// The shell for `page`, with `lang` from `Accept-Language` so the first paint is already in
+/// the reader's language (the script may switch it).
+fn page(page: &'static str, headers: &HeaderMap) -> Response {
+    let lang = Locale::negotiate(headers, None).as_str();
+    let html = SHELL.replace("{{page}}", page).replace("{{lang}}", lang);
+    let mut resp = html.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure(resp)
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, mime, body)) => {
+            let mut resp = (*body).into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            secure(resp)
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/account") }))
+        .route("/signin", get(|h: HeaderMap| async move { page("signin", &h) }))
+        .route("/admin", get(|h: HeaderMap| async move { page("admin", &h) }))
+        .route("/account", get(|h: HeaderMap| async move { page("account", &h) }))
+        .route("/assets/{file}", get(asset))
+}
