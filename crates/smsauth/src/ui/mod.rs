@@ -20,12 +20,36 @@ const SHELL: &str = include_str!("assets/shell.html");
 
 /// `(file, content type, body)`.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("assets/app.css")),
-    ("i18n.js", "text/javascript; charset=utf-8", include_str!("assets/i18n.js")),
-    ("common.js", "text/javascript; charset=utf-8", include_str!("assets/common.js")),
-    ("signin.js", "text/javascript; charset=utf-8", include_str!("assets/signin.js")),
-    ("admin.js", "text/javascript; charset=utf-8", include_str!("assets/admin.js")),
-    ("account.js", "text/javascript; charset=utf-8", include_str!("assets/account.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
+    (
+        "i18n.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/i18n.js"),
+    ),
+    (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/common.js"),
+    ),
+    (
+        "signin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/signin.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin.js"),
+    ),
+    (
+        "account.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/account.js"),
+    ),
 ];
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -33,10 +57,19 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 fn secure(mut resp: Response) -> Response {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }
@@ -69,8 +102,17 @@ async fn asset(Path(file): Path<String>) -> Response {
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/account") }))
-        .route("/signin", get(|h: HeaderMap| async move { page("signin", &h) }))
-        .route("/admin", get(|h: HeaderMap| async move { page("admin", &h) }))
-        .route("/account", get(|h: HeaderMap| async move { page("account", &h) }))
+        .route(
+            "/signin",
+            get(|h: HeaderMap| async move { page("signin", &h) }),
+        )
+        .route(
+            "/admin",
+            get(|h: HeaderMap| async move { page("admin", &h) }),
+        )
+        .route(
+            "/account",
+            get(|h: HeaderMap| async move { page("account", &h) }),
+        )
         .route("/assets/{file}", get(asset))
 }

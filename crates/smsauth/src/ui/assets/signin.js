@@ -83,8 +83,11 @@ function panel(auth) {
   return auth.authType === 'SMS' ? smsForm(auth) : passwordForm(auth);
 }
 
+/** The operator's title, unless it is empty or the stock one: then the translated type name. */
 function tabTitle(auth) {
-  return auth.title || (auth.authType === 'SMS' ? t('signin.tabSms') : t('signin.tabPassword'));
+  const stock = ['', 'SMS', 'Password'];
+  if (auth.title && !stock.includes(auth.title)) return auth.title;
+  return auth.authType === 'SMS' ? t('signin.tabSms') : t('signin.tabPassword');
 }
 
 function render() {
