@@ -32,18 +32,37 @@ pub fn verify_password(pw: &str, phc: &str) -> bool {
     }
 }
 
+/// At most this many Argon2 computations run at once. Each takes ~19 MiB and tens of
+/// milliseconds of a core; without a bound, a burst of password sign-ins would exhaust memory
+/// (OWASP ASVS V2.4: the hashing cost must not become a denial-of-service lever). Process-wide
+/// on purpose: the bound protects the machine, whichever request asks.
+const MAX_CONCURRENT_HASHES: usize = 4;
+
+fn hash_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(MAX_CONCURRENT_HASHES))
+}
+
+/// Runs a CPU-heavy closure on the blocking pool once a hashing slot is free.
+async fn bounded<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, anyhow::Error> {
+    let _slot = hash_slots().acquire().await?;
+    Ok(tokio::task::spawn_blocking(f).await?)
+}
+
 /// [`hash_password`] on the blocking thread pool, so a burst of sign-ups does not stall the
 /// async workers that serve every other request.
 pub async fn hash_password_async(pw: &str) -> Result<String, anyhow::Error> {
     let pw = pw.to_string();
-    tokio::task::spawn_blocking(move || hash_password(&pw)).await?
+    bounded(move || hash_password(&pw)).await?
 }
 
 /// [`verify_password`] on the blocking thread pool; `None` for the hash means "no such
 /// account" and burns the same time as a real check.
 pub async fn verify_password_async(pw: &str, phc: Option<&str>) -> bool {
     let (pw, phc) = (pw.to_string(), phc.map(str::to_string));
-    tokio::task::spawn_blocking(move || match phc {
+    bounded(move || match phc {
         Some(phc) => verify_password(&pw, &phc),
         None => {
             burn_verification_time(&pw);

@@ -479,3 +479,67 @@ async fn users_crud_never_returns_password_hashes() {
         .await
         .assert_error(404, "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn an_admin_cannot_grant_root_or_touch_the_root_user() {
+    let app = spawn_app().await;
+    let root = app.admin_token().await;
+    let r = app
+        .admin(
+            &root,
+            "users:create",
+            json!({"username": "ada", "password": "adas-password", "roles": ["admin"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ada = app
+        .post(
+            "auth:signIn",
+            json!({"account": "ada", "password": "adas-password"}),
+            &[],
+        )
+        .await
+        .body["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let root_id = app.check(&root).await.body["data"]["id"].clone();
+    app.admin(
+        &ada,
+        "users:create",
+        json!({"username": "eve", "roles": ["root"]}),
+    )
+    .await
+    .assert_error(403, "FORBIDDEN");
+    app.admin(
+        &ada,
+        &format!("users:update?filterByTk={root_id}"),
+        json!({"roles": ["member"]}),
+    )
+    .await
+    .assert_error(403, "FORBIDDEN");
+    app.admin(
+        &ada,
+        &format!("users:destroy?filterByTk={root_id}"),
+        json!({}),
+    )
+    .await
+    .assert_error(403, "FORBIDDEN");
+    app.admin(
+        &ada,
+        &format!("users:revokeSessions?filterByTk={root_id}"),
+        json!({}),
+    )
+    .await
+    .assert_error(403, "FORBIDDEN");
+    assert_eq!(app.check(&root).await.status, 200);
+    // Ordinary users remain hers to manage.
+    let r = app
+        .admin(
+            &ada,
+            "users:create",
+            json!({"username": "bob", "roles": ["member"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
