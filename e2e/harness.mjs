@@ -104,3 +104,12 @@ export async function eventually(fn, ms = 5000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Fails when a visible form control has neither a <label> nor an aria-label. */
+export async function assertLabelled(page) {
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((e) => e.type !== 'hidden' && e.offsetParent !== null)
+    .filter((e) => (!e.labels || e.labels.length === 0) && !e.getAttribute('aria-label'))
+    .map((e) => e.id || e.name || e.outerHTML.slice(0, 60)));
+  if (unlabelled.length) throw new Error(`controls without a label: ${unlabelled.join(', ')}`);
+}

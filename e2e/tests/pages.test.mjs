@@ -1,7 +1,7 @@
 // The pages in a real browser, as an operator and a user meet them.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ROOT_PASSWORD, WEBHOOK_SECRET, DESKTOP, eventually, launchBrowser, screenshots, startGateway, startServer } from '../harness.mjs';
+import { ROOT_PASSWORD, WEBHOOK_SECRET, DESKTOP, assertLabelled, eventually, launchBrowser, screenshots, startGateway, startServer } from '../harness.mjs';
 
 const USER_PHONE = '+8613800138000';
 const SECOND_PHONE = '+8613800138001';
@@ -32,6 +32,7 @@ test('an admin signs in with a password and configures a webhook verifier and an
   // Only the password authenticator is enabled: no tabs.
   await page.getByLabel('Username or email').waitFor();
   assert.equal(await page.getByRole('tab').count(), 0);
+  await assertLabelled(page);
   await screenshots(page, 'signin-password');
   await page.getByLabel('Username or email').fill('root');
   await page.getByLabel('Password').fill('wrong-password');
@@ -43,6 +44,7 @@ test('an admin signs in with a password and configures a webhook verifier and an
 
   await page.getByRole('tab', { name: 'Verifiers' }).click();
   await page.getByRole('button', { name: 'Add SMS OTP verifier' }).click();
+  await assertLabelled(page);
   await page.locator('#verifier-name').fill('webhook');
   await page.locator('#verifier-title').fill('Webhook gateway');
   await page.locator('#verifier-provider').selectOption('webhook');
@@ -51,8 +53,13 @@ test('an admin signs in with a password and configures a webhook verifier and an
   await page.locator('#verifier-default').check();
   await page.getByRole('button', { name: 'Save' }).click();
   await page.locator('#verifier-row-webhook').waitFor();
-  // The secret is never shown again.
+  // The secret is never shown again, and saving the form with the mask keeps it.
   assert.ok(!(await page.content()).includes(WEBHOOK_SECRET));
+  await page.locator('#verifier-edit-webhook').click();
+  assert.equal(await page.locator('#setting-secret').inputValue(), '******');
+  await page.locator('#verifier-title').fill('Webhook SMS gateway');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('cell', { name: 'Webhook SMS gateway' }).waitFor();
   await screenshots(page, 'admin-verifiers');
 
   await page.getByRole('tab', { name: 'Authenticators' }).click();
@@ -61,6 +68,7 @@ test('an admin signs in with a password and configures a webhook verifier and an
   await page.locator('#auth-title').fill('SMS');
   await page.locator('#auth-verifier').selectOption('webhook');
   await page.locator('#auth-autosignup').check();
+  await assertLabelled(page);
   await page.getByRole('button', { name: 'Save' }).click();
   await page.locator('#auth-row-sms').waitFor();
   assert.match(await page.locator('#auth-row-sms').innerText(), /webhook/);
@@ -83,6 +91,7 @@ test('an admin signs in with a password and configures a webhook verifier and an
   await page.locator('#policy-tokenExpirationTime-unit').selectOption('h');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByText('Saved.').waitFor();
+  await assertLabelled(page);
   await screenshots(page, 'admin-policy');
   await page.context().close();
 });
@@ -134,6 +143,7 @@ test('a new user signs in by SMS: countdown, translated errors, then the account
   await page.locator('#bind-code-webhook').fill(bindCode);
   await page.locator('#bind-submit-webhook').click();
   await page.getByText('Bound to +86*******8001').waitFor();
+  await assertLabelled(page);
   await screenshots(page, 'account');
   gateway.codes.delete(SECOND_PHONE);
   await page.locator('#unbind-send-webhook').click();
@@ -161,16 +171,22 @@ test('the sign-in page follows Accept-Language and refuses foreign redirects', a
   await page.goto(`${server.base}/signin?redirect=//evil.example/`);
   await page.getByRole('heading', { name: '登录' }).waitFor();
   await screenshots(page, 'signin-zh');
-  await page.getByRole('tab', { name: '密码' }).click();
-  await page.getByLabel('用户名或邮箱').fill('root');
-  await page.getByRole('textbox', { name: '密码' }).fill(ROOT_PASSWORD);
-  await page.getByRole('button', { name: '登录', exact: true }).click();
+  // Keyboard only: the tab, the fields and submitting with Enter.
+  await page.getByRole('tab', { name: '密码' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByLabel('用户名或邮箱').waitFor();
+  await page.getByLabel('用户名或邮箱').focus();
+  await page.keyboard.type('root');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(ROOT_PASSWORD);
+  await page.keyboard.press('Enter');
   await page.waitForURL(`${server.base}/account`);
   await page.goto(`${server.base}/admin`);
   await page.getByRole('tab', { name: '用户' }).click();
   await page.locator('#user-search').fill('8000');
   await page.locator('#user-search-submit').click();
   await eventually(async () => (await page.locator('#user-table tbody tr').count()) === 1);
+  await assertLabelled(page);
   await screenshots(page, 'admin-users');
   await page.context().close();
 });
