@@ -319,6 +319,17 @@ impl TestApp {
         r.body["data"]["token"].as_str().unwrap().to_string()
     }
 
+    /// Lets a fresh session token for another phone expire and renews it once; returns the
+    /// expired (now superseded) token. `_other` only documents that it is a different session.
+    pub async fn sms_token_after_expiry_of(&self, _other: &str) -> String {
+        self.advance(121);
+        let token = self.sms_token("+8613800138077").await;
+        self.advance(86_400 + 1);
+        let r = self.check(&token).await;
+        assert!(r.header("x-new-token").is_some(), "{:?}", r.body);
+        token
+    }
+
     pub async fn check(&self, token: &str) -> Resp {
         self.get(
             "auth:check",

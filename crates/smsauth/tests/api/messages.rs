@@ -197,3 +197,101 @@ async fn every_spec_13_message_is_served_in_zh_cn_and_nl_nl() {
         assert_eq!(provoke(&app, key, "nl-NL").await, *nl, "{key} nl-NL");
     }
 }
+
+/// The rows of SPEC §3.2–3.4 and §5.3 that §13 does not list, in zh-CN and nl-NL: each answer
+/// carries the catalogue's translation, not the English text.
+#[tokio::test]
+async fn the_other_error_rows_are_translated_too() {
+    use smsauth::i18n::{Locale, message};
+    let app = spawn_app_with(|_| {}).await;
+    app.setup_sms(true).await;
+    let db = app.db().await;
+    sqlx::query("INSERT INTO verifiers (name, verification_type, options, created_at, updated_at) VALUES ('broken', 'sms-otp', '{\"provider\":\"nope\"}', 0, 0)")
+        .execute(&db)
+        .await
+        .unwrap();
+    let member = app.sms_token(PHONE).await;
+    let member_id = app.check(&member).await.body["data"]["id"].clone();
+    for (locale, tag) in [(Locale::ZhCn, "zh-CN"), (Locale::NlNl, "nl-NL")] {
+        let l = ("X-Locale", tag);
+        let only_locale = [l];
+        let send = |body: serde_json::Value| app.post("smsOTP:publicCreate", body, &only_locale);
+        let mut answers = vec![
+            send(json!({"action": "nope"})).await,
+            send(json!({"action": "auth:signIn", "verifier": "nope"})).await,
+            send(json!({"action": "auth:signIn", "verifier": "broken", "uuid": PHONE})).await,
+            app.post("auth:signIn", json!({}), &[("X-Authenticator", "nope"), l])
+                .await,
+            app.post("auth:signIn", json!({"account": ""}), &[l]).await,
+            app.post(
+                "auth:signIn",
+                json!({"account": "x", "password": "y"}),
+                &[l],
+            )
+            .await,
+            app.post("auth:signUp", json!({}), &[l]).await,
+        ];
+        // A renewed token's predecessor, after the 10-second window.
+        let t = app.sms_token_after_expiry_of(&member).await;
+        app.advance(11);
+        answers.push(
+            app.get(
+                "auth:check",
+                &[("Authorization", &format!("Bearer {t}")), l],
+            )
+            .await,
+        );
+        for r in &answers {
+            assert_eq!(
+                r.message(),
+                message(r.code(), locale, &[]),
+                "{tag}: {:?}",
+                r.body
+            );
+            assert_ne!(
+                r.message(),
+                message(r.code(), Locale::EnUs, &[]),
+                "{tag}: {:?}",
+                r.body
+            );
+        }
+        let codes: Vec<&str> = answers.iter().map(|r| r.code()).collect();
+        assert_eq!(
+            codes,
+            [
+                "INVALID_ACTION",
+                "INVALID_VERIFIER",
+                "INVALID_PROVIDER",
+                "AUTHENTICATOR_NOT_FOUND",
+                "INVALID_ACCOUNT",
+                "INVALID_CREDENTIALS",
+                "SIGN_UP_DISABLED",
+                "TOKEN_RENEW_FAILED"
+            ]
+        );
+        app.advance(121);
+    }
+    // NOT_EXIST_USER, once the member is deleted (by a fresh admin session: the clock moved on).
+    let admin = app.admin_token().await;
+    let r = app
+        .admin(
+            &admin,
+            &format!("users:destroy?filterByTk={member_id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for (locale, tag) in [(Locale::ZhCn, "zh-CN"), (Locale::NlNl, "nl-NL")] {
+        let r = app
+            .get(
+                "auth:check",
+                &[
+                    ("Authorization", &format!("Bearer {member}")),
+                    ("X-Locale", tag),
+                ],
+            )
+            .await;
+        r.assert_error(401, "NOT_EXIST_USER");
+        assert_eq!(r.message(), message("NOT_EXIST_USER", locale, &[]));
+    }
+}
