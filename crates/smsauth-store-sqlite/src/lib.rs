@@ -71,6 +71,14 @@ impl SqliteStore {
     }
 }
 
+/// `NotFound` when a write touched no row (the key did not exist).
+pub(crate) fn found(done: sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }

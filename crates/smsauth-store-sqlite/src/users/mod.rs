@@ -2,137 +2,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use smsauth_core::domain::user::{Role, User, UserDraft};
+use smsauth_core::domain::user::{User, UserDraft};
 use smsauth_core::ports::store::{
     BoundVerifier, Conflict, PageRequest, StoreError, StoreResult, UserFilter, UserStore,
 };
-use sqlx::{FromRow, Sqlite, SqliteConnection};
 
-use crate::{SqliteStore, from_ms, map_err, ms};
+use crate::{SqliteStore, found, map_err, ms};
 
-const USER_COLUMNS: &str = "id, nickname, username, email, phone, password_changed_at, \
-     sessions_revoked_at, created_at, updated_at";
+mod queries;
 
-#[derive(FromRow)]
-struct UserRow {
-    id: i64,
-    nickname: Option<String>,
-    username: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    password_changed_at: Option<i64>,
-    sessions_revoked_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl UserRow {
-    fn into_user(self, roles: Vec<Role>) -> User {
-        User {
-            id: self.id,
-            nickname: self.nickname,
-            username: self.username,
-            email: self.email,
-            phone: self.phone,
-            password_changed_at: self.password_changed_at.map(from_ms),
-            sessions_revoked_at: self.sessions_revoked_at.map(from_ms),
-            roles,
-            created_at: from_ms(self.created_at),
-            updated_at: from_ms(self.updated_at),
-        }
-    }
-}
-
-async fn roles_of(conn: &mut SqliteConnection, user_id: i64) -> StoreResult<Vec<Role>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT r.name, r.title FROM users_roles ur JOIN roles r ON r.name = ur.role_name
-         WHERE ur.user_id = ? ORDER BY r.name",
-    )
-    .bind(user_id)
-    .fetch_all(conn)
-    .await
-    .map_err(map_err)?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, title)| Role { name, title })
-        .collect())
-}
-
-/// Loads one user with roles by a `WHERE` clause over `users`.
-async fn user_where(
-    conn: &mut SqliteConnection,
-    clause: &'static str,
-    arg: impl for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send,
-) -> StoreResult<Option<User>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {clause}");
-    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(arg)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    match row {
-        Some(row) => {
-            let roles = roles_of(conn, row.id).await?;
-            Ok(Some(row.into_user(roles)))
-        }
-        None => Ok(None),
-    }
-}
-
-async fn set_roles(
-    conn: &mut SqliteConnection,
-    user_id: i64,
-    roles: Option<&[String]>,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query("DELETE FROM users_roles WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    match roles {
-        Some(roles) => {
-            for role in roles {
-                let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE name = ?")
-                    .bind(role)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(map_err)?;
-                if known == 0 {
-                    return Err(StoreError::Conflict(Conflict::UnknownRole));
-                }
-                sqlx::query(
-                    "INSERT INTO users_roles (user_id, role_name, created_at, updated_at)
-                     VALUES (?, ?, ?, ?)",
-                )
-                .bind(user_id)
-                .bind(role)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *conn)
-                .await
-                .map_err(map_err)?;
-            }
-        }
-        None => {
-            sqlx::query(
-                "INSERT INTO users_roles (user_id, role_name, created_at, updated_at)
-                 SELECT ?, name, ?, ? FROM roles WHERE is_default = 1",
-            )
-            .bind(user_id)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_err)?;
-        }
-    }
-    Ok(())
-}
-
-fn none_if_empty(v: Option<String>) -> Option<String> {
-    v.filter(|s| !s.is_empty())
-}
+use queries::{USER_COLUMNS, UserRow, none_if_empty, roles_of, set_roles, user_where};
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -355,10 +234,7 @@ impl UserStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 
     async fn list_users(
@@ -412,10 +288,7 @@ impl UserStore for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 
     async fn has_role_holder(&self, role: &str) -> StoreResult<bool> {
@@ -473,9 +346,6 @@ impl UserStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done)
     }
 }

@@ -6,122 +6,15 @@ use smsauth_core::domain::authenticator::{Authenticator, AuthenticatorDraft};
 use smsauth_core::domain::token_policy::TokenPolicy;
 use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
 use smsauth_core::ports::store::{ConfigStore, Conflict, StoreError, StoreResult};
-use sqlx::{FromRow, SqliteConnection};
 
-use crate::{SqliteStore, from_ms, map_err, ms};
+use crate::{SqliteStore, map_err, ms};
 
-#[derive(FromRow)]
-struct AuthenticatorRow {
-    id: i64,
-    name: String,
-    auth_type: String,
-    title: Option<String>,
-    description: Option<String>,
-    enabled: bool,
-    sort: i64,
-    options: String,
-    created_at: i64,
-    updated_at: i64,
-}
+mod queries;
 
-impl From<AuthenticatorRow> for Authenticator {
-    fn from(r: AuthenticatorRow) -> Self {
-        Authenticator {
-            id: r.id,
-            name: r.name,
-            auth_type: r.auth_type,
-            title: r.title,
-            description: r.description,
-            enabled: r.enabled,
-            sort: r.sort,
-            options: serde_json::from_str(&r.options).unwrap_or_default(),
-            created_at: from_ms(r.created_at),
-            updated_at: from_ms(r.updated_at),
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct VerifierRow {
-    name: String,
-    title: Option<String>,
-    description: Option<String>,
-    verification_type: String,
-    is_default: bool,
-    options: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl From<VerifierRow> for Verifier {
-    fn from(r: VerifierRow) -> Self {
-        Verifier {
-            name: r.name,
-            title: r.title,
-            description: r.description,
-            verification_type: r.verification_type,
-            is_default: r.is_default,
-            options: serde_json::from_str(&r.options).unwrap_or_default(),
-            created_at: from_ms(r.created_at),
-            updated_at: from_ms(r.updated_at),
-        }
-    }
-}
-
-const AUTH_COLUMNS: &str =
-    "id, name, auth_type, title, description, enabled, sort, options, created_at, updated_at";
-const VERIFIER_COLUMNS: &str =
-    "name, title, description, verification_type, is_default, options, created_at, updated_at";
-
-async fn authenticator_by_id(
-    conn: &mut SqliteConnection,
-    id: i64,
-) -> StoreResult<Option<Authenticator>> {
-    let row: Option<AuthenticatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {AUTH_COLUMNS} FROM authenticators WHERE id = ?"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-    .map_err(map_err)?;
-    Ok(row.map(Into::into))
-}
-
-async fn verifier_by_name(
-    conn: &mut SqliteConnection,
-    name: &str,
-) -> StoreResult<Option<Verifier>> {
-    let row: Option<VerifierRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {VERIFIER_COLUMNS} FROM verifiers WHERE name = ?"
-    )))
-    .bind(name)
-    .fetch_optional(conn)
-    .await
-    .map_err(map_err)?;
-    Ok(row.map(Into::into))
-}
-
-async fn enabled_others(conn: &mut SqliteConnection, id: i64) -> StoreResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM authenticators WHERE enabled = 1 AND id <> ?")
-        .bind(id)
-        .fetch_one(conn)
-        .await
-        .map_err(map_err)
-}
-
-async fn clear_default(conn: &mut SqliteConnection, vtype: &str, except: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE verifiers SET is_default = 0 WHERE verification_type = ? AND name <> ?")
-        .bind(vtype)
-        .bind(except)
-        .execute(conn)
-        .await
-        .map_err(map_err)?;
-    Ok(())
-}
-
-fn json_text(v: &serde_json::Value) -> String {
-    v.to_string()
-}
+use queries::{
+    AUTH_COLUMNS, AuthenticatorRow, VERIFIER_COLUMNS, VerifierRow, authenticator_by_id,
+    clear_default, enabled_others, json_text, verifier_by_name,
+};
 
 #[async_trait]
 impl ConfigStore for SqliteStore {
