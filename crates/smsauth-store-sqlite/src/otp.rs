@@ -8,10 +8,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use smsauth_core::domain::otp::{CodeHash, OtpStatus};
-use smsauth_core::ports::store::{
+use smsauth_core::ports::otp_store::{
     Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, PhoneThrottle, SendLimit, SendLimits,
-    StoreResult, ThrottlePolicy,
+    ThrottlePolicy,
 };
+use smsauth_core::ports::store::StoreResult;
 use sqlx::{FromRow, SqliteConnection};
 use uuid::Uuid;
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use smsauth_core::domain::authenticator::AuthenticatorDraft;
 use smsauth_core::domain::otp::{CodeHasher, OtpAction, OtpCode};
-use smsauth_core::ports::store::{
-    Attempt, AttemptOutcome, ConfigStore, IssueOutcome, NewOtp, OtpStore, SendLimits,
-    ThrottlePolicy, UserStore,
+use smsauth_core::ports::otp_store::{
+    Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, SendLimits, ThrottlePolicy,
 };
+use smsauth_core::ports::store::{ConfigStore, UserStore};
 use smsauth_store_sqlite::SqliteStore;
 use uuid::Uuid;
 

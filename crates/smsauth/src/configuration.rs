@@ -10,7 +10,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use smsauth_core::domain::phone::Region;
-use smsauth_core::ports::store::SendLimits;
+use smsauth_core::ports::otp_store::SendLimits;
 use smsauth_core::service::CoreSettings;
 use smsauth_core::service::delivery::DeliverySettings;
 

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod limits;
+pub mod otp_store;
 pub mod sms;
 pub mod store;
 pub mod tokens;

@@ -19,7 +19,7 @@ pub enum ServiceError {
     #[error("send limit reached")]
     SendLimited {
         retry_after_secs: i64,
-        limit: crate::ports::store::SendLimit,
+        limit: crate::ports::otp_store::SendLimit,
     },
     #[error("provider rate limited")]
     ProviderRateLimited,

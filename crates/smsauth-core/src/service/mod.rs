@@ -15,10 +15,9 @@ use crate::domain::otp::CodeHasher;
 use crate::domain::phone::Region;
 use crate::ports::clock::Clock;
 use crate::ports::limits::RateCounter;
+use crate::ports::otp_store::{OtpStore, SendLimits, ThrottlePolicy};
 use crate::ports::sms::SmsProviderFactory;
-use crate::ports::store::{
-    ConfigStore, OtpStore, SendLimits, SessionStore, ThrottlePolicy, UserStore,
-};
+use crate::ports::store::{ConfigStore, SessionStore, UserStore};
 use crate::ports::tokens::TokenCodec;
 
 pub use error::ServiceError;

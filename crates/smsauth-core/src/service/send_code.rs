@@ -12,8 +12,8 @@ use crate::domain::otp::{OtpAction, OtpCode};
 use crate::domain::phone::Phone;
 use crate::domain::user::User;
 use crate::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier};
+use crate::ports::otp_store::{IssueOutcome, NewOtp};
 use crate::ports::sms::{SendError, SmsMessage, SmsSender};
-use crate::ports::store::IssueOutcome;
 
 /// A send request as the API receives it, before any of it is trusted.
 #[derive(Debug, Clone, Default)]
@@ -158,7 +158,7 @@ impl Core {
         let code = OtpCode::generate(self.settings.code_digits)?;
         let expires_at = now + Duration::seconds(self.settings.code_ttl_secs);
         let id = Uuid::new_v4();
-        let new = crate::ports::store::NewOtp {
+        let new = NewOtp {
             id,
             action,
             receiver: phone.as_str().to_string(),

@@ -6,7 +6,7 @@ use crate::domain::otp::{OtpAction, OtpCode};
 use crate::domain::phone::Phone;
 use crate::domain::verifier::Verifier;
 use crate::ports::limits::Hit;
-use crate::ports::store::{Attempt, AttemptOutcome};
+use crate::ports::otp_store::{Attempt, AttemptOutcome};
 
 /// Window of the per-client verification limit (SPEC §8: 30 per 5 minutes).
 const VERIFY_WINDOW_SECS: i64 = 300;

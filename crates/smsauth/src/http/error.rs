@@ -4,7 +4,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use smsauth_core::ports::store::{Conflict, SendLimit};
+use smsauth_core::ports::otp_store::SendLimit;
+use smsauth_core::ports::store::Conflict;
 use smsauth_core::service::ServiceError;
 
 /// An error on its way to the client. The body is written by [`super::envelope`].
