@@ -51,7 +51,7 @@ impl Core {
         let auth = self.enabled_authenticator(authenticator).await?;
         let user = match auth.auth_type.as_str() {
             AUTH_TYPE_SMS => self.sms_user(&auth, values, client_ip).await?,
-            AUTH_TYPE_PASSWORD => self.password_user(values).await?,
+            AUTH_TYPE_PASSWORD => self.password_user(values, client_ip).await?,
             _ => return Err(ServiceError::AuthenticatorNotFound),
         };
         let token = self.start_session(&user, &auth.name).await?;
@@ -101,13 +101,17 @@ impl Core {
         Err(ServiceError::PhoneNotRegistered)
     }
 
-    async fn password_user(&self, values: &Value) -> Result<User, ServiceError> {
+    async fn password_user(&self, values: &Value, client_ip: &str) -> Result<User, ServiceError> {
         let account = str_field(values, "account")
             .or_else(|| str_field(values, "email"))
             .or_else(|| str_field(values, "username"))
             .map(str::trim)
             .filter(|a| !a.is_empty())
             .ok_or(ServiceError::InvalidAccount)?;
+        // Online guessing is throttled per client address like code guessing (NIST SP 800-63B
+        // §3.2.2); a per-account lock-out is deliberately not used, as it would let anyone lock
+        // the root account.
+        self.check_attempt_budget(client_ip).await?;
         let pw = str_field(values, "password").unwrap_or("");
         if pw.chars().count() > password::MAX_PASSWORD_CHARS {
             password::verify_password_async("", None).await;

@@ -12,6 +12,23 @@ use crate::ports::otp_store::{Attempt, AttemptOutcome};
 const VERIFY_WINDOW_SECS: i64 = 300;
 
 impl Core {
+    /// One credential check from `client_ip` against the per-address budget (SPEC §8: 30 per
+    /// 5 minutes). Codes and passwords share it: both are guesses at a secret.
+    pub async fn check_attempt_budget(&self, client_ip: &str) -> Result<(), ServiceError> {
+        let key = format!("verify-ip:{client_ip}");
+        let limit = self.settings.verify_per_ip_5min;
+        match self
+            .counters
+            .hit(&key, limit, VERIFY_WINDOW_SECS, self.clock.now())
+            .await
+        {
+            Hit::Allowed => Ok(()),
+            Hit::Refused { retry_after_secs } => {
+                Err(ServiceError::VerifyLimited { retry_after_secs })
+            }
+        }
+    }
+
     /// Consumes the code for (action, phone, verifier) or says why not. A success leaves the
     /// code `used` whatever the caller does next.
     pub async fn verify_code(
@@ -23,19 +40,7 @@ impl Core {
         client_ip: &str,
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let key = format!("verify-ip:{client_ip}");
-        if let Hit::Refused { retry_after_secs } = self
-            .counters
-            .hit(
-                &key,
-                self.settings.verify_per_ip_5min,
-                VERIFY_WINDOW_SECS,
-                now,
-            )
-            .await
-        {
-            return Err(ServiceError::VerifyLimited { retry_after_secs });
-        }
+        self.check_attempt_budget(client_ip).await?;
         let code = code
             .and_then(OtpCode::parse)
             .ok_or(ServiceError::InvalidCode)?;

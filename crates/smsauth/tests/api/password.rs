@@ -164,3 +164,35 @@ async fn changing_the_password_invalidates_older_tokens() {
         .await;
     r.assert_error(400, "OLD_PASSWORD_INCORRECT");
 }
+
+#[tokio::test]
+async fn password_guesses_share_the_per_address_attempt_budget() {
+    let app = crate::helpers::spawn_app_with(|s| s.limits.verify_per_ip_5min = 3).await;
+    for _ in 0..3 {
+        app.post(
+            "auth:signIn",
+            json!({"account": "root", "password": "guess-guess"}),
+            &[],
+        )
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+    }
+    let r = app
+        .post(
+            "auth:signIn",
+            json!({"account": "root", "password": ROOT_PASSWORD}),
+            &[],
+        )
+        .await;
+    r.assert_error(429, "RateLimit");
+    assert!(r.header("retry-after").is_some());
+    app.advance(300);
+    let r = app
+        .post(
+            "auth:signIn",
+            json!({"account": "root", "password": ROOT_PASSWORD}),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
