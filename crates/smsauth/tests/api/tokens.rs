@@ -266,3 +266,27 @@ async fn an_admin_can_revoke_a_users_sessions() {
         .await
         .assert_error(404, "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn browsers_may_read_the_renewed_token_across_origins() {
+    let app = spawn_app().await;
+    app.setup_sms(true).await;
+    let token = app.sms_token(PHONE).await;
+    app.advance(86_400 + 1);
+    let r = app
+        .get(
+            "auth:check",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Origin", "https://app.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.header("x-new-token").is_some());
+    let exposed = r
+        .header("access-control-expose-headers")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-new-token"), "{exposed}");
+}
