@@ -25,6 +25,10 @@ pub struct Settings {
     pub default_region: Option<String>,
     /// `DATABASE_URL`; unset means SQLite in the data directory.
     pub database_url: Option<String>,
+    /// `REDIS_URL`: when set, per-address attempt counters live in Redis, shared by instances.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub redis_prefix: String,
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// `text` or `json`.
@@ -48,6 +52,9 @@ pub struct OtpSettings {
     pub code_length: u8,
     /// Code lifetime in seconds, at most 600.
     pub ttl_secs: i64,
+    /// Base64 key for the code hashes. Several instances sharing a database must share it;
+    /// unset, a key is generated into the data directory.
+    pub hmac_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +77,9 @@ pub struct JwtSettings {
     pub algorithm: String,
     /// HS256 secret (at least 32 bytes); generated into the data directory when unset.
     pub secret: Option<String>,
+    /// Base64 PKCS#8 Ed25519 signing key; generated into the data directory when unset.
+    /// Several instances must share it (or the data directory).
+    pub private_key: Option<String>,
 }
 
 /// Failover and circuit-breaker settings for SMS delivery.
@@ -120,6 +130,8 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             default_region: None,
             database_url: None,
+            redis_url: None,
+            redis_prefix: "smsauth".into(),
             trusted_proxies: Vec::new(),
             log_format: "text".into(),
             otp: OtpSettings::default(),
@@ -138,6 +150,7 @@ impl Default for OtpSettings {
         OtpSettings {
             code_length: 6,
             ttl_secs: 120,
+            hmac_key: None,
         }
     }
 }
@@ -160,6 +173,7 @@ impl Default for JwtSettings {
         JwtSettings {
             algorithm: "EdDSA".into(),
             secret: None,
+            private_key: None,
         }
     }
 }
@@ -179,6 +193,9 @@ impl Settings {
             .context("invalid configuration")?;
         if let Some(url) = env_opt("DATABASE_URL") {
             s.database_url = Some(url);
+        }
+        if let Some(url) = env_opt("REDIS_URL") {
+            s.redis_url = Some(url);
         }
         s.init_root = InitRoot {
             email: env_opt("INIT_ROOT_EMAIL"),
@@ -211,13 +228,27 @@ impl Settings {
         }
         if let Some(url) = &self.database_url
             && !url.starts_with("sqlite:")
+            && self.postgres_url().is_none()
         {
+            // Only the part after `@` is echoed: the part before may hold a password.
             bail!(
-                "DATABASE_URL `{}` is not supported by this build: only sqlite: URLs (or none, for the data directory)",
+                "DATABASE_URL `…{}` is not supported: use postgres://…, sqlite:… or leave it unset for the data directory",
                 url.split('@').next_back().unwrap_or("")
             );
         }
+        if let Some(url) = &self.redis_url
+            && !url.starts_with("redis://")
+        {
+            bail!("REDIS_URL must start with redis:// (TLS to Redis is not built in yet)");
+        }
         Ok(())
+    }
+
+    /// The PostgreSQL URL, when `DATABASE_URL` names one.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database_url
+            .as_deref()
+            .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
     }
 
     pub fn region(&self) -> anyhow::Result<Option<Region>> {

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use smsauth::backend::Backend;
 use smsauth::configuration::Settings;
-use smsauth::startup::{Application, open_store, shutdown_signal};
+use smsauth::startup::{Application, shutdown_signal};
 use smsauth_core::ports::clock::SystemClock;
 
 #[derive(Parser)]
@@ -48,7 +49,7 @@ async fn main() -> ExitCode {
             settings.dev = dev;
             serve(settings).await
         }
-        Command::Migrate => open_store(&settings)
+        Command::Migrate => Backend::open(&settings)
             .await
             .map(|_| tracing::info!("migrations applied")),
     };

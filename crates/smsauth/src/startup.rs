@@ -9,19 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use async_trait::async_trait;
 use smsauth_core::domain::otp::CodeHasher;
 use smsauth_core::ports::clock::Clock;
-use smsauth_core::ports::limits::InMemoryRateCounter;
-use smsauth_core::ports::otp_store::OtpStore;
-use smsauth_core::ports::store::SessionStore;
+use smsauth_core::ports::limits::{InMemoryRateCounter, RateCounter};
 use smsauth_core::service::Core;
 use smsauth_sms::ProviderRegistry;
-use smsauth_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
+use crate::backend::Backend;
 use crate::configuration::Settings;
-use crate::http::health::Probe;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, HttpSettings, router};
 use crate::jwt::JwtCodec;
@@ -30,28 +26,8 @@ use crate::{bootstrap, keys};
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
-    store: SqliteStore,
+    backend: Backend,
     clock: Arc<dyn Clock>,
-}
-
-struct StoreProbe(SqliteStore);
-
-#[async_trait]
-impl Probe for StoreProbe {
-    async fn ready(&self) -> bool {
-        self.0.ping().await.is_ok()
-    }
-}
-
-/// Opens the store (running migrations), creating the data directory when needed.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
-    let path = settings.sqlite_path();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    SqliteStore::open(&path)
-        .await
-        .with_context(|| format!("cannot open the database {}", path.display()))
 }
 
 fn token_codec(settings: &Settings, dir: &Path) -> anyhow::Result<JwtCodec> {
@@ -65,10 +41,19 @@ fn token_codec(settings: &Settings, dir: &Path) -> anyhow::Result<JwtCodec> {
             };
             Ok(JwtCodec::hs256(&secret))
         }
-        _ => JwtCodec::ed25519(&keys::load_or_create(
-            &dir.join("jwt-ed25519.pk8"),
-            keys::ed25519_pkcs8,
-        )?),
+        _ => match &settings.jwt.private_key {
+            Some(b64) => {
+                use base64::Engine;
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .context("jwt.private_key must be a base64 PKCS#8 Ed25519 key")?;
+                JwtCodec::ed25519(&der)
+            }
+            None => JwtCodec::ed25519(&keys::load_or_create(
+                &dir.join("jwt-ed25519.pk8"),
+                keys::ed25519_pkcs8,
+            )?),
+        },
     }
 }
 
@@ -76,20 +61,18 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-        let store = open_store(&settings).await?;
-        let hmac_key = keys::load_or_create(&settings.data_dir.join("otp-hmac.key"), || {
-            keys::random_bytes(32)
-        })?;
+        let backend = Backend::open(&settings).await?;
+        let hmac_key = hmac_key(&settings)?;
         let codec = Arc::new(token_codec(&settings, &settings.data_dir)?);
         let jwks = codec.jwks();
-        let shared = Arc::new(store.clone());
+        let ports = backend.ports();
         let core = Core {
-            users: shared.clone(),
-            config: shared.clone(),
-            sessions: shared.clone(),
-            otps: shared.clone(),
+            users: ports.users,
+            config: ports.config,
+            sessions: ports.sessions,
+            otps: ports.otps,
             providers: Arc::new(ProviderRegistry::new()?),
-            counters: Arc::new(InMemoryRateCounter::default()),
+            counters: counters(&settings).await?,
             tokens: codec,
             clock: clock.clone(),
             hasher: CodeHasher::new(hmac_key),
@@ -103,7 +86,7 @@ impl Application {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 jwks,
             }),
-            readiness: Arc::new(StoreProbe(store.clone())),
+            readiness: Arc::new(backend.clone()),
             metrics: Metrics::new(settings.metrics.enabled, settings.metrics.token.clone()),
         };
         let listener = TcpListener::bind(&settings.listen)
@@ -112,7 +95,7 @@ impl Application {
         Ok(Application {
             listener,
             router: router(state),
-            store,
+            backend,
             clock,
         })
     }
@@ -126,7 +109,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let purge = tokio::spawn(purge_loop(self.store.clone(), self.clock.clone()));
+        let purge = tokio::spawn(purge_loop(self.backend.clone(), self.clock.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "smsauth listening");
         let app = self
             .router
@@ -135,24 +118,52 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         purge.abort();
-        self.store.pool().close().await;
+        self.backend.close().await;
         Ok(served?)
     }
 }
 
 /// Deletes OTP records, throttles, blacklist entries and renewal markers that no rule can
 /// consult any more, every ten minutes.
-async fn purge_loop(store: SqliteStore, clock: Arc<dyn Clock>) {
+async fn purge_loop(backend: Backend, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        let now = clock.now();
-        if let Err(e) = OtpStore::purge(&store, now).await {
-            tracing::warn!(error = %e, "purging OTP records failed");
+        backend.purge(clock.now()).await;
+    }
+}
+
+/// The code-hash key: `otp.hmac_key` (base64, for several instances sharing one database), else
+/// a key generated into the data directory on first start.
+fn hmac_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    match &settings.otp.hmac_key {
+        Some(b64) => {
+            use base64::Engine;
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .context("otp.hmac_key must be base64")?;
+            anyhow::ensure!(
+                key.len() >= 32,
+                "otp.hmac_key must decode to at least 32 bytes"
+            );
+            Ok(key)
         }
-        if let Err(e) = SessionStore::purge(&store, now).await {
-            tracing::warn!(error = %e, "purging the token blacklist failed");
-        }
+        None => keys::load_or_create(&settings.data_dir.join("otp-hmac.key"), || {
+            keys::random_bytes(32)
+        }),
+    }
+}
+
+/// Per-address attempt counters: in Redis when `REDIS_URL` is set (shared by every instance),
+/// else in this process.
+async fn counters(settings: &Settings) -> anyhow::Result<Arc<dyn RateCounter>> {
+    match &settings.redis_url {
+        Some(url) => Ok(Arc::new(
+            crate::redis_counter::RedisRateCounter::connect(url, &settings.redis_prefix)
+                .await
+                .context("cannot connect to the Redis server in REDIS_URL")?,
+        )),
+        None => Ok(Arc::new(InMemoryRateCounter::default())),
     }
 }
 

@@ -8,10 +8,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// A fixed-window counter: `hit` records one event under `key` and says whether it is within
-/// `limit` events per `window_secs`. A `limit` of 0 means unlimited.
+/// `limit` events per `window_secs`. A `limit` of 0 means unlimited. `Err` means the counter's
+/// store is unreachable; callers answer 503 rather than guess.
 #[async_trait]
 pub trait RateCounter: Send + Sync {
-    async fn hit(&self, key: &str, limit: u32, window_secs: i64, now: DateTime<Utc>) -> Hit;
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Hit, anyhow::Error>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,9 +36,15 @@ pub struct InMemoryRateCounter {
 
 #[async_trait]
 impl RateCounter for InMemoryRateCounter {
-    async fn hit(&self, key: &str, limit: u32, window_secs: i64, now: DateTime<Utc>) -> Hit {
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Hit, anyhow::Error> {
         if limit == 0 {
-            return Hit::Allowed;
+            return Ok(Hit::Allowed);
         }
         let window_secs = window_secs.max(1);
         let t = now.timestamp();
@@ -45,11 +58,11 @@ impl RateCounter for InMemoryRateCounter {
             *entry = (start, 0);
         }
         if entry.1 >= limit {
-            return Hit::Refused {
+            return Ok(Hit::Refused {
                 retry_after_secs: (start + window_secs - t).max(1),
-            };
+            });
         }
         entry.1 += 1;
-        Hit::Allowed
+        Ok(Hit::Allowed)
     }
 }

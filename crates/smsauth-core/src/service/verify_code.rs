@@ -17,11 +17,12 @@ impl Core {
     pub async fn check_attempt_budget(&self, client_ip: &str) -> Result<(), ServiceError> {
         let key = format!("verify-ip:{client_ip}");
         let limit = self.settings.verify_per_ip_5min;
-        match self
+        let hit = self
             .counters
             .hit(&key, limit, VERIFY_WINDOW_SECS, self.clock.now())
             .await
-        {
+            .map_err(ServiceError::Unavailable)?;
+        match hit {
             Hit::Allowed => Ok(()),
             Hit::Refused { retry_after_secs } => {
                 Err(ServiceError::VerifyLimited { retry_after_secs })

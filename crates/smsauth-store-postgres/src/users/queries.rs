@@ -1,0 +1,131 @@
+//! Row mapping and the queries the user store's methods share.
+
+use smsauth_core::domain::user::{Role, User};
+use smsauth_core::ports::store::{Conflict, StoreError, StoreResult};
+use sqlx::{FromRow, PgConnection, Postgres};
+
+use crate::{from_ms, map_err};
+
+pub(super) const USER_COLUMNS: &str = "id, nickname, username, email, phone, password_changed_at, \
+     sessions_revoked_at, created_at, updated_at";
+
+#[derive(FromRow)]
+pub(super) struct UserRow {
+    pub(super) id: i64,
+    nickname: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    password_changed_at: Option<i64>,
+    sessions_revoked_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    pub(super) fn into_user(self, roles: Vec<Role>) -> User {
+        User {
+            id: self.id,
+            nickname: self.nickname,
+            username: self.username,
+            email: self.email,
+            phone: self.phone,
+            password_changed_at: self.password_changed_at.map(from_ms),
+            sessions_revoked_at: self.sessions_revoked_at.map(from_ms),
+            roles,
+            created_at: from_ms(self.created_at),
+            updated_at: from_ms(self.updated_at),
+        }
+    }
+}
+
+pub(super) async fn roles_of(conn: &mut PgConnection, user_id: i64) -> StoreResult<Vec<Role>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.name, r.title FROM users_roles ur JOIN roles r ON r.name = ur.role_name
+         WHERE ur.user_id = $1 ORDER BY r.name",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, title)| Role { name, title })
+        .collect())
+}
+
+/// Loads one user with roles by a `WHERE` clause over `users`.
+pub(super) async fn user_where(
+    conn: &mut PgConnection,
+    clause: &'static str,
+    arg: impl for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
+) -> StoreResult<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {clause}");
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(arg)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    match row {
+        Some(row) => {
+            let roles = roles_of(conn, row.id).await?;
+            Ok(Some(row.into_user(roles)))
+        }
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn set_roles(
+    conn: &mut PgConnection,
+    user_id: i64,
+    roles: Option<&[String]>,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM users_roles WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    match roles {
+        Some(roles) => {
+            for role in roles {
+                let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roles WHERE name = $1")
+                    .bind(role)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(map_err)?;
+                if known == 0 {
+                    return Err(StoreError::Conflict(Conflict::UnknownRole));
+                }
+                sqlx::query(
+                    "INSERT INTO users_roles (user_id, role_name, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(user_id)
+                .bind(role)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(map_err)?;
+            }
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO users_roles (user_id, role_name, created_at, updated_at)
+                 SELECT $1, name, $2, $3 FROM roles WHERE is_default",
+            )
+            .bind(user_id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn none_if_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
+}

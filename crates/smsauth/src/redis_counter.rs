@@ -1,0 +1,69 @@
+//! Per-address attempt counters in Redis, so that every instance draws from one budget. A fixed
+//! window per key, checked and incremented by one Lua script (atomic on the server).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redis::aio::ConnectionManager;
+use smsauth_core::ports::limits::{Hit, RateCounter};
+
+/// KEYS[1] = window key; ARGV[1] = limit, ARGV[2] = window seconds. Returns the count after
+/// this hit, or -1 when the window is already full (then nothing is counted).
+const SCRIPT: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return -1 end
+n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return n
+";
+
+pub struct RedisRateCounter {
+    conn: ConnectionManager,
+    prefix: String,
+    script: redis::Script,
+}
+
+impl RedisRateCounter {
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<RedisRateCounter> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(RedisRateCounter {
+            conn,
+            prefix: prefix.to_string(),
+            script: redis::Script::new(SCRIPT),
+        })
+    }
+}
+
+#[async_trait]
+impl RateCounter for RedisRateCounter {
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Hit, anyhow::Error> {
+        if limit == 0 {
+            return Ok(Hit::Allowed);
+        }
+        let window_secs = window_secs.max(1);
+        let t = now.timestamp();
+        let start = t - t.rem_euclid(window_secs);
+        let redis_key = format!("{}:rate:{key}:{start}", self.prefix);
+        let mut conn = self.conn.clone();
+        let n: i64 = self
+            .script
+            .key(redis_key)
+            .arg(limit)
+            .arg(window_secs)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(if n < 0 {
+            Hit::Refused {
+                retry_after_secs: (start + window_secs - t).max(1),
+            }
+        } else {
+            Hit::Allowed
+        })
+    }
+}
