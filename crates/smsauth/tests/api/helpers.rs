@@ -129,6 +129,31 @@ pub struct TestApp {
     pub sms: FakeSms,
     pub sms_url: String,
     pub dir: TempDir,
+    /// The settings the server started with (for starting a peer instance).
+    pub settings: Settings,
+}
+
+/// A fresh PostgreSQL database on the server named by `SMSAUTH_TEST_DATABASE_URL`, when set:
+/// the whole suite then runs against PostgreSQL (and Redis, with `SMSAUTH_TEST_REDIS_URL`).
+async fn test_database() -> Option<String> {
+    let base = std::env::var("SMSAUTH_TEST_DATABASE_URL").ok()?;
+    let name = format!("smsauth_api_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{prefix}/{name}"))
+}
+
+/// Starts a server with `settings` and `clock` on port 0; returns its base URL.
+async fn start(settings: Settings, clock: Arc<ManualClock>) -> String {
+    let app = Application::build(settings, clock).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    base
 }
 
 /// The settings every test starts from; `tweak` changes them before start.
@@ -139,14 +164,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         default_region: Some("CN".into()),
+        database_url: test_database().await,
+        redis_url: std::env::var("SMSAUTH_TEST_REDIS_URL").ok(),
+        redis_prefix: format!("smsauth-test-{}", uuid::Uuid::new_v4().simple()),
         ..Settings::default()
     };
     settings.init_root.password = Some(ROOT_PASSWORD.into());
     tweak(&mut settings);
     let clock = Arc::new(ManualClock::starting_now());
-    let app = Application::build(settings, clock.clone()).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let base = start(settings.clone(), clock.clone()).await;
     let (sms, sms_url) = FakeSms::start().await;
     TestApp {
         base,
@@ -155,6 +181,44 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         sms,
         sms_url,
         dir,
+        settings,
+    }
+}
+
+/// The test's database, whichever backend it runs on.
+pub enum TestDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl TestDb {
+    /// Runs a statement without parameters (the same text works on both backends).
+    pub async fn execute(&self, sql: &'static str) {
+        match self {
+            TestDb::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+            TestDb::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+        }
+    }
+
+    pub async fn fetch_string(&self, sql: &'static str) -> String {
+        match self {
+            TestDb::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            TestDb::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    pub async fn fetch_bytes(&self, sql: &'static str) -> Vec<u8> {
+        match self {
+            TestDb::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            TestDb::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    pub async fn close(self) {
+        match self {
+            TestDb::Sqlite(p) => p.close().await,
+            TestDb::Postgres(p) => p.close().await,
+        }
     }
 }
 
@@ -347,15 +411,42 @@ impl TestApp {
         self.clock.advance(chrono::Duration::seconds(secs));
     }
 
-    pub fn db_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("smsauth.db")
+    /// The SQLite file, when the test runs on SQLite.
+    pub fn db_path(&self) -> Option<std::path::PathBuf> {
+        self.settings
+            .postgres_url()
+            .is_none()
+            .then(|| self.dir.path().join("smsauth.db"))
     }
 
-    /// A direct connection to the test's SQLite file, for setting up states the API refuses to
+    /// A direct connection to the test's database, for setting up states the API refuses to
     /// create and for checking what was stored.
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path().display()))
-            .await
-            .unwrap()
+    pub async fn db(&self) -> TestDb {
+        match self.settings.postgres_url() {
+            Some(url) => TestDb::Postgres(sqlx::PgPool::connect(url).await.unwrap()),
+            None => TestDb::Sqlite(
+                sqlx::SqlitePool::connect(&format!(
+                    "sqlite://{}",
+                    self.dir.path().join("smsauth.db").display()
+                ))
+                .await
+                .unwrap(),
+            ),
+        }
+    }
+
+    /// A second instance of the server on the same database, Redis and keys (the data
+    /// directory), sharing this test's clock.
+    pub async fn peer(&self) -> TestApp {
+        let base = start(self.settings.clone(), self.clock.clone()).await;
+        TestApp {
+            base,
+            http: self.http.clone(),
+            clock: self.clock.clone(),
+            sms: self.sms.clone(),
+            sms_url: self.sms_url.clone(),
+            dir: tempfile::tempdir().unwrap(),
+            settings: self.settings.clone(),
+        }
     }
 }

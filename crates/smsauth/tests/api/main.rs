@@ -8,6 +8,7 @@ mod admin;
 mod bind;
 mod failover;
 mod helpers;
+mod instances;
 mod messages;
 mod password;
 mod robustness;

@@ -205,11 +205,7 @@ async fn the_other_error_rows_are_translated_too() {
     use smsauth::i18n::{Locale, message};
     let app = spawn_app_with(|_| {}).await;
     app.setup_sms(true).await;
-    let db = app.db().await;
-    sqlx::query("INSERT INTO verifiers (name, verification_type, options, created_at, updated_at) VALUES ('broken', 'sms-otp', '{\"provider\":\"nope\"}', 0, 0)")
-        .execute(&db)
-        .await
-        .unwrap();
+    app.db().await.execute("INSERT INTO verifiers (name, verification_type, options, created_at, updated_at) VALUES ('broken', 'sms-otp', '{\"provider\":\"nope\"}', 0, 0)").await;
     let member = app.sms_token(PHONE).await;
     let member_id = app.check(&member).await.body["data"]["id"].clone();
     for (locale, tag) in [(Locale::ZhCn, "zh-CN"), (Locale::NlNl, "nl-NL")] {

@@ -64,9 +64,7 @@ async fn send_code_errors_follow_the_documented_order() {
 async fn misconfigured_verifier_is_invalid_provider() {
     let app = spawn_app().await;
     app.setup_sms(true).await;
-    let db = app.db().await;
-    sqlx::query("INSERT INTO verifiers (name, verification_type, options, created_at, updated_at) VALUES ('broken', 'sms-otp', '{\"provider\":\"carrier-pigeon\"}', 0, 0)")
-        .execute(&db).await.unwrap();
+    app.db().await.execute("INSERT INTO verifiers (name, verification_type, options, created_at, updated_at) VALUES ('broken', 'sms-otp', '{\"provider\":\"carrier-pigeon\"}', 0, 0)").await;
     let r = app
         .post(
             "smsOTP:publicCreate",

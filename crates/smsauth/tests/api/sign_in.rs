@@ -293,12 +293,11 @@ async fn existing_user_with_that_phone_is_signed_in_and_linked_even_without_auto
     let r = app.sign_in_sms(PHONE, &app.sms.last_code(PHONE)).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["data"]["user"]["id"], alice);
-    let db = app.db().await;
-    let (uuid,): (String,) =
-        sqlx::query_as("SELECT uuid FROM users_authenticators WHERE authenticator = 'sms'")
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let uuid = app
+        .db()
+        .await
+        .fetch_string("SELECT uuid FROM users_authenticators WHERE authenticator = 'sms'")
+        .await;
     assert_eq!(uuid, PHONE);
 }
 
