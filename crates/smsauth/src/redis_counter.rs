@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
-use smsauth_core::ports::limits::{Hit, RateCounter};
+use smsauth_core::ports::limits::{Hit, RateCounter, Window};
 
 /// KEYS[1] = window key; ARGV[1] = limit, ARGV[2] = window seconds. Returns the count after
 /// this hit, or -1 when the window is already full (then nothing is counted).
@@ -46,22 +46,18 @@ impl RateCounter for RedisRateCounter {
         if limit == 0 {
             return Ok(Hit::Allowed);
         }
-        let window_secs = window_secs.max(1);
-        let t = now.timestamp();
-        let start = t - t.rem_euclid(window_secs);
-        let redis_key = format!("{}:rate:{key}:{start}", self.prefix);
+        let window = Window::at(now, window_secs);
+        let redis_key = format!("{}:rate:{key}:{}", self.prefix, window.start);
         let mut conn = self.conn.clone();
         let n: i64 = self
             .script
             .key(redis_key)
             .arg(limit)
-            .arg(window_secs)
+            .arg(window.secs)
             .invoke_async(&mut conn)
             .await?;
         Ok(if n < 0 {
-            Hit::Refused {
-                retry_after_secs: (start + window_secs - t).max(1),
-            }
+            window.refused()
         } else {
             Hit::Allowed
         })

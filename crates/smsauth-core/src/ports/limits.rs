@@ -27,6 +27,34 @@ pub enum Hit {
     Refused { retry_after_secs: i64 },
 }
 
+/// The fixed window `now` falls in, for every counter implementation alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Unix seconds at which the window started (a multiple of its length).
+    pub start: i64,
+    pub secs: i64,
+    now: i64,
+}
+
+impl Window {
+    pub fn at(now: DateTime<Utc>, window_secs: i64) -> Window {
+        let secs = window_secs.max(1);
+        let t = now.timestamp();
+        Window {
+            start: t - t.rem_euclid(secs),
+            secs,
+            now: t,
+        }
+    }
+
+    /// The answer for a full window: retry when it ends.
+    pub fn refused(&self) -> Hit {
+        Hit::Refused {
+            retry_after_secs: (self.start + self.secs - self.now).max(1),
+        }
+    }
+}
+
 /// Counters in this process's memory. Keys are pruned when their window has passed so the map
 /// cannot grow without bound under a botnet's many addresses.
 #[derive(Debug, Default)]
@@ -46,9 +74,8 @@ impl RateCounter for InMemoryRateCounter {
         if limit == 0 {
             return Ok(Hit::Allowed);
         }
-        let window_secs = window_secs.max(1);
-        let t = now.timestamp();
-        let start = t - t.rem_euclid(window_secs);
+        let window = Window::at(now, window_secs);
+        let start = window.start;
         let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 100_000 {
             map.retain(|_, (s, _)| *s == start);
@@ -58,9 +85,7 @@ impl RateCounter for InMemoryRateCounter {
             *entry = (start, 0);
         }
         if entry.1 >= limit {
-            return Ok(Hit::Refused {
-                retry_after_secs: (start + window_secs - t).max(1),
-            });
+            return Ok(window.refused());
         }
         entry.1 += 1;
         Ok(Hit::Allowed)
