@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
 use smsauth_core::ports::limits::{Hit, RateCounter, Window};
 
+use crate::http::health::Probe;
+
 /// KEYS[1] = window key; ARGV[1] = limit, ARGV[2] = window seconds. Returns the count after
 /// this hit, or -1 when the window is already full (then nothing is counted).
 const SCRIPT: &str = r"
@@ -31,6 +33,17 @@ impl RedisRateCounter {
             prefix: prefix.to_string(),
             script: redis::Script::new(SCRIPT),
         })
+    }
+}
+
+#[async_trait]
+impl Probe for RedisRateCounter {
+    async fn ready(&self) -> bool {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok()
     }
 }
 

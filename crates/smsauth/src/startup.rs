@@ -18,9 +18,11 @@ use tokio::net::TcpListener;
 
 use crate::backend::Backend;
 use crate::configuration::Settings;
+use crate::http::health::Probe;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, HttpSettings, router};
 use crate::jwt::JwtCodec;
+use crate::redis_counter::RedisRateCounter;
 use crate::{bootstrap, keys};
 
 pub struct Application {
@@ -66,13 +68,22 @@ impl Application {
         let codec = Arc::new(token_codec(&settings, &settings.data_dir)?);
         let jwks = codec.jwks();
         let ports = backend.ports();
+        let redis = redis(&settings).await?;
+        let counters: Arc<dyn RateCounter> = match &redis {
+            Some(r) => r.clone(),
+            None => Arc::new(InMemoryRateCounter::default()),
+        };
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(backend.clone())];
+        if let Some(r) = &redis {
+            probes.push(r.clone());
+        }
         let core = Core {
             users: ports.users,
             config: ports.config,
             sessions: ports.sessions,
             otps: ports.otps,
             providers: Arc::new(ProviderRegistry::new()?),
-            counters: counters(&settings).await?,
+            counters: counters.clone(),
             tokens: codec,
             clock: clock.clone(),
             hasher: CodeHasher::new(hmac_key),
@@ -86,7 +97,7 @@ impl Application {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 jwks,
             }),
-            readiness: Arc::new(backend.clone()),
+            readiness: Arc::new(AllReady(probes)),
             metrics: Metrics::new(settings.metrics.enabled, settings.metrics.token.clone()),
         };
         let listener = TcpListener::bind(&settings.listen)
@@ -154,16 +165,31 @@ fn hmac_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Per-address attempt counters: in Redis when `REDIS_URL` is set (shared by every instance),
-/// else in this process.
-async fn counters(settings: &Settings) -> anyhow::Result<Arc<dyn RateCounter>> {
+/// Redis, when `REDIS_URL` is set: per-address attempt counters shared by every instance
+/// (without it they live in this process).
+async fn redis(settings: &Settings) -> anyhow::Result<Option<Arc<RedisRateCounter>>> {
     match &settings.redis_url {
-        Some(url) => Ok(Arc::new(
-            crate::redis_counter::RedisRateCounter::connect(url, &settings.redis_prefix)
+        Some(url) => Ok(Some(Arc::new(
+            RedisRateCounter::connect(url, &settings.redis_prefix)
                 .await
                 .context("cannot connect to the Redis server in REDIS_URL")?,
-        )),
-        None => Ok(Arc::new(InMemoryRateCounter::default())),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Ready when every dependency is (`/readyz`).
+struct AllReady(Vec<Arc<dyn Probe>>);
+
+#[async_trait::async_trait]
+impl Probe for AllReady {
+    async fn ready(&self) -> bool {
+        for p in &self.0 {
+            if !p.ready().await {
+                return false;
+            }
+        }
+        true
     }
 }
 
