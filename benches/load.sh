@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark: wrk against a release build on a fresh SQLite data directory.
 # Usage: benches/load.sh [duration] [connections]   (needs `wrk`: apt-get install wrk)
+# With BENCH_PG=postgres://user@host/postgres the server runs on a fresh PostgreSQL database
+# (created and dropped here), and with BENCH_REDIS=redis://host:6379 on Redis counters too.
 # Send and verification limits are switched off (0) so one load generator on one address is not
 # refused by the anti-abuse limits it would otherwise trip at once.
 set -euo pipefail
@@ -10,13 +12,27 @@ CONNS=${2:-32}
 PORT=${PORT:-13077}
 BASE="http://127.0.0.1:$PORT"
 
-cargo build --release --locked -q
+SMSAUTH_BIN=${SMSAUTH_BIN:-./target/release/smsauth}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --locked -q
 DATA=$(mktemp -d)
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
+BENCH_DB=""
+if [ -n "${BENCH_PG:-}" ]; then
+  BENCH_DB="smsauth_bench_$(date +%s)"
+  psql "$BENCH_PG" -qc "CREATE DATABASE $BENCH_DB"
+  export DATABASE_URL="${BENCH_PG%/*}/$BENCH_DB"
+fi
+[ -z "${BENCH_REDIS:-}" ] || export REDIS_URL="$BENCH_REDIS" SMSAUTH_REDIS_PREFIX="bench-$(date +%s)"
+cleanup() {
+  kill "$SERVER" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$DATA"
+  [ -z "$BENCH_DB" ] || psql "$BENCH_PG" -qc "DROP DATABASE IF EXISTS $BENCH_DB"
+}
+trap cleanup EXIT
 SMSAUTH_LISTEN=127.0.0.1:$PORT SMSAUTH_DATA_DIR=$DATA INIT_ROOT_PASSWORD=bench-root-password \
 SMSAUTH_LIMITS__SEND_PER_PHONE_HOUR=0 SMSAUTH_LIMITS__SEND_PER_PHONE_DAY=0 \
 SMSAUTH_LIMITS__SEND_PER_IP_HOUR=0 SMSAUTH_LIMITS__VERIFY_PER_IP_5MIN=0 RUST_LOG=error \
-  ./target/release/smsauth serve --dev > "$DATA/server.log" 2>&1 &
+  "$SMSAUTH_BIN" serve --dev > "$DATA/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 50); do curl -sf "$BASE/healthz" > /dev/null && break; sleep 0.1; done
 
