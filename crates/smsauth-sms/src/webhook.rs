@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
 
+use crate::common::{str_setting, timeout};
+
 pub struct WebhookSender {
     http: reqwest::Client,
     url: reqwest::Url,
@@ -33,19 +35,8 @@ pub fn signature_header(secret: &[u8], body: &[u8]) -> String {
 impl WebhookSender {
     /// Builds from validated settings; `None` when they are unusable.
     pub fn from_settings(http: reqwest::Client, s: &Value) -> Option<WebhookSender> {
-        let url = reqwest::Url::parse(s.get("url")?.as_str()?).ok()?;
-        let secret = s
-            .get("secret")
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string);
-        let timeout_ms = s
-            .get("timeoutMs")
-            .and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|t| t.parse().ok()))
-            })
-            .unwrap_or(super::DEFAULT_TIMEOUT.as_millis() as u64);
+        let url = reqwest::Url::parse(str_setting(s, "url")?).ok()?;
+        let secret = str_setting(s, "secret").map(str::to_string);
         let headers = s
             .get("headers")
             .and_then(Value::as_object)
@@ -64,7 +55,7 @@ impl WebhookSender {
             http,
             url,
             secret,
-            timeout: Duration::from_millis(timeout_ms),
+            timeout: timeout(s),
             headers,
             settings: s.clone(),
         })

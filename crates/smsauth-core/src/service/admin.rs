@@ -9,7 +9,7 @@ use crate::domain::authenticator::{
 };
 use crate::domain::password::{hash_password_async, password_length_ok};
 use crate::domain::phone::Phone;
-use crate::domain::user::{User, UserDraft};
+use crate::domain::user::{ROLE_ROOT, User, UserDraft};
 use crate::domain::verifier::{
     SECRET_MASK, VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft, valid_verifier_name,
 };
@@ -87,6 +87,30 @@ impl Core {
             password_hash,
             roles: input.roles,
         })
+    }
+
+    /// Only `root` may grant the `root` role or change, sign out or delete a root user: an
+    /// `admin` must not be able to take over or lock out the owner of the installation.
+    pub async fn guard_root(
+        &self,
+        me: &User,
+        target: Option<i64>,
+        roles: Option<&[String]>,
+    ) -> Result<(), ServiceError> {
+        let is_root = |u: &User| u.roles.iter().any(|r| r.name == ROLE_ROOT);
+        if is_root(me) {
+            return Ok(());
+        }
+        if roles.is_some_and(|r| r.iter().any(|n| n == ROLE_ROOT)) {
+            return Err(ServiceError::Forbidden);
+        }
+        if let Some(id) = target
+            && let Some(user) = self.users.user(id).await?
+            && is_root(&user)
+        {
+            return Err(ServiceError::Forbidden);
+        }
+        Ok(())
     }
 
     pub async fn admin_create_user(&self, input: UserInput) -> Result<User, ServiceError> {

@@ -2,6 +2,7 @@
 //! [`ServiceError`] (the meaningful outcomes the HTTP layer turns into documented answers).
 
 pub mod admin;
+pub mod bindings;
 pub mod delivery;
 pub mod error;
 pub mod send_code;

@@ -4,10 +4,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use smsauth_core::domain::user::ROLE_ROOT;
 use smsauth_core::ports::store::{PageRequest, UserFilter};
 use smsauth_core::service::admin::UserInput;
-use smsauth_core::service::sessions::Authenticated;
 
 use super::extract::{Admin, Params, Values};
 use super::{ApiError, ApiResult, AppState, data};
@@ -88,37 +86,15 @@ fn input(values: &Values) -> ApiResult<UserInput> {
     })
 }
 
-/// Only `root` may grant the `root` role or change, sign out or delete a root user: an `admin`
-/// must not be able to take over or lock out the owner of the installation.
-async fn guard_root(
-    app: &AppState,
-    me: &Authenticated,
-    target: Option<i64>,
-    roles: Option<&[String]>,
-) -> ApiResult<()> {
-    let me_root = me.user.roles.iter().any(|r| r.name == ROLE_ROOT);
-    if me_root {
-        return Ok(());
-    }
-    if roles.is_some_and(|r| r.iter().any(|n| n == ROLE_ROOT)) {
-        return Err(ApiError::forbidden());
-    }
-    if let Some(id) = target
-        && let Some(user) = app.core.users.user(id).await?
-        && user.roles.iter().any(|r| r.name == ROLE_ROOT)
-    {
-        return Err(ApiError::forbidden());
-    }
-    Ok(())
-}
-
 pub async fn create(
     State(app): State<AppState>,
     Admin(me): Admin,
     values: Values,
 ) -> ApiResult<Response> {
     let input = input(&values)?;
-    guard_root(&app, &me, None, input.roles.as_deref()).await?;
+    app.core
+        .guard_root(&me.user, None, input.roles.as_deref())
+        .await?;
     Ok(data(app.core.admin_create_user(input).await?))
 }
 
@@ -129,7 +105,9 @@ pub async fn update(
     values: Values,
 ) -> ApiResult<Response> {
     let (id, input) = (params.id()?, input(&values)?);
-    guard_root(&app, &me, Some(id), input.roles.as_deref()).await?;
+    app.core
+        .guard_root(&me.user, Some(id), input.roles.as_deref())
+        .await?;
     Ok(data(app.core.admin_update_user(id, input).await?))
 }
 
@@ -140,7 +118,7 @@ pub async fn revoke_sessions(
     params: Params,
 ) -> ApiResult<Response> {
     let id = params.id()?;
-    guard_root(&app, &me, Some(id), None).await?;
+    app.core.guard_root(&me.user, Some(id), None).await?;
     let now = app.core.clock.now();
     app.core.sessions.end_user_sessions(id, now).await?;
     Ok(data(Value::Null))
@@ -156,7 +134,7 @@ pub async fn destroy(
     if id == me.user.id {
         return Err(ApiError::forbidden());
     }
-    guard_root(&app, &me, Some(id), None).await?;
+    app.core.guard_root(&me.user, Some(id), None).await?;
     app.core.users.delete_user(id).await?;
     Ok(data(Value::Null))
 }

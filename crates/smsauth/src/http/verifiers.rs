@@ -2,14 +2,10 @@
 //! user centre's bind/unbind (SPEC §6.4).
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
-use smsauth_core::domain::otp::OtpAction;
 use smsauth_core::domain::phone::mask;
 use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
-use smsauth_core::ports::store::Conflict;
-use smsauth_core::service::ServiceError;
 
 use super::extract::{Admin, Caller, Ctx, Params, Values};
 use super::{ApiError, ApiResult, AppState, data};
@@ -186,27 +182,20 @@ pub async fn bind(
     Caller(me): Caller,
     values: Values,
 ) -> ApiResult<Response> {
-    let core = &app.core;
-    let verifier = core
-        .sms_verifier_named(values.str("verifier")?.as_deref())
-        .await?;
-    let bound = core.users.bound_verifiers(me.user.id).await?;
-    if bound.iter().any(|b| b.verifier == verifier.name) {
-        return Err(ServiceError::Conflict(Conflict::AlreadyBound).into());
-    }
-    let phone = core.parse_phone(values.str("uuid")?.as_deref())?;
-    let code = values.str("code")?;
+    let (verifier, uuid, code) = (
+        values.str("verifier")?,
+        values.str("uuid")?,
+        values.str("code")?,
+    );
     let ip = ctx.client_ip.to_string();
-    core.verify_code(
-        OtpAction::BindVerifier,
-        &verifier,
-        &phone,
-        code.as_deref(),
-        &ip,
-    )
-    .await?;
-    core.users
-        .bind_verifier(&verifier.name, me.user.id, phone.as_str(), core.clock.now())
+    app.core
+        .bind_phone(
+            &me.user,
+            verifier.as_deref(),
+            uuid.as_deref(),
+            code.as_deref(),
+            &ip,
+        )
         .await?;
     Ok(data(Value::Null))
 }
@@ -219,40 +208,18 @@ pub async fn unbind(
     Caller(me): Caller,
     values: Values,
 ) -> ApiResult<Response> {
-    let core = &app.core;
-    let verifier = core
-        .sms_verifier_named(values.str("verifier")?.as_deref())
-        .await?;
-    let target = values
-        .str("unbindVerifier")?
-        .unwrap_or_else(|| verifier.name.clone());
-    let bound = core.users.bound_verifiers(me.user.id).await?;
-    let proof = bound
-        .iter()
-        .find(|b| b.verifier == verifier.name)
-        .ok_or(ServiceError::NotBound)?;
-    if !bound.iter().any(|b| b.verifier == target) {
-        return Err(ServiceError::NotBound.into());
-    }
-    let phone = core.parse_phone(Some(&proof.uuid))?;
+    let verifier = values.str("verifier")?;
+    let target = values.str("unbindVerifier")?;
     let code = values.str("code")?;
     let ip = ctx.client_ip.to_string();
-    core.verify_code(
-        OtpAction::UnbindVerifier,
-        &verifier,
-        &phone,
-        code.as_deref(),
-        &ip,
-    )
-    .await?;
-    core.users
-        .unbind_verifier(&target, me.user.id)
-        .await
-        .map_err(|e| match e {
-            smsauth_core::ports::store::StoreError::NotFound => {
-                ApiError::new(StatusCode::BAD_REQUEST, "NOT_BOUND")
-            }
-            other => other.into(),
-        })?;
+    app.core
+        .unbind_phone(
+            &me.user,
+            verifier.as_deref(),
+            target.as_deref(),
+            code.as_deref(),
+            &ip,
+        )
+        .await?;
     Ok(data(Value::Null))
 }
