@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use smsauth_core::ports::limits::{Hit, RateCounter, Window};
 
 use crate::http::health::Probe;
@@ -27,7 +29,14 @@ pub struct RedisRateCounter {
 impl RedisRateCounter {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<RedisRateCounter> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        // Fail fast when Redis is away: a check that cannot reach it answers 503 within about
+        // a second instead of holding the request through long reconnection back-offs.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(RedisRateCounter {
             conn,
             prefix: prefix.to_string(),

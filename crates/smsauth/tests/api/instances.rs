@@ -89,3 +89,56 @@ async fn the_attempt_budget_is_shared_when_redis_is_configured() {
         r.assert_error(400, "InvalidVerificationCode");
     }
 }
+
+/// SPEC: a dependency that is down answers 503 with the envelope, never a 500 or a hang. Needs
+/// `redis-server` on the PATH (it is wherever `SMSAUTH_TEST_REDIS_URL` is set); skipped otherwise.
+#[tokio::test]
+async fn a_redis_that_goes_away_gives_503_and_readiness_says_so() {
+    if std::env::var("SMSAUTH_TEST_REDIS_URL").is_err() {
+        eprintln!("SMSAUTH_TEST_REDIS_URL is not set: Redis outage test skipped");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server on the PATH");
+    let url = format!("redis://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let app = spawn_app_with(|s| s.redis_url = Some(url.clone())).await;
+    app.setup_sms(true).await;
+    app.sign_in_sms(PHONE, "123456")
+        .await
+        .assert_error(400, "InvalidVerificationCode");
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        app.sign_in_sms(PHONE, "123456"),
+    )
+    .await
+    .expect("answered without hanging");
+    r.assert_error(503, "SERVICE_UNAVAILABLE");
+    let ready =
+        crate::helpers::into_resp(app.http.get(app.url("/readyz")).send().await.unwrap()).await;
+    ready.assert_error(503, "SERVICE_UNAVAILABLE");
+}
