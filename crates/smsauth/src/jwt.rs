@@ -76,18 +76,11 @@ impl JwtCodec {
     }
 }
 
+/// The key id: the first 12 bytes of the public key's SHA-256 (through aws-lc-rs, already
+/// linked for the signatures), base64url.
 fn key_id(public: &[u8]) -> String {
-    use sha2_digest::digest;
-    URL_SAFE_NO_PAD.encode(&digest(public)[..12])
-}
-
-/// A SHA-256 through aws-lc-rs, to avoid a second hash crate in this crate.
-mod sha2_digest {
-    pub fn digest(data: &[u8]) -> Vec<u8> {
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
-            .as_ref()
-            .to_vec()
-    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public);
+    URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12])
 }
 
 fn validation(alg: Algorithm) -> Validation {
