@@ -14,7 +14,6 @@ mod users;
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use smsauth_core::ports::store::{Conflict, StoreError};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -80,13 +79,7 @@ pub(crate) fn found(done: sqlx::postgres::PgQueryResult) -> Result<(), StoreErro
     Ok(())
 }
 
-pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
-}
+pub(crate) use smsauth_store_rows::{from_ms, ms};
 
 /// Maps sqlx errors to the store's vocabulary; unique violations name the field from the
 /// constraint name (`users_phone_key` → `phone`).

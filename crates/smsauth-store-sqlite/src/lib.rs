@@ -14,7 +14,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use smsauth_core::ports::store::{Conflict, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -79,13 +78,7 @@ pub(crate) fn found(done: sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreEr
     Ok(())
 }
 
-pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
-}
+pub(crate) use smsauth_store_rows::{from_ms, ms};
 
 /// Maps sqlx errors to the store's vocabulary. Unique violations name the field so the API can
 /// say which value is taken; everything else is "unavailable" and never reaches the client.

@@ -15,9 +15,9 @@ mod queries;
 /// default verifier and the in-use check each read one row set and then write another.
 const CONFIG_LOCK: &str = "config";
 
-use queries::{
-    AUTH_COLUMNS, AuthenticatorRow, VERIFIER_COLUMNS, VerifierRow, authenticator_by_id,
-    clear_default, enabled_others, json_text, verifier_by_name,
+use queries::{authenticator_by_id, clear_default, enabled_others, verifier_by_name};
+use smsauth_store_rows::{
+    AUTH_COLUMNS, AuthenticatorRow, VERIFIER_COLUMNS, VerifierRow, json_text,
 };
 
 #[async_trait]

@@ -1,43 +1,12 @@
-//! Row mapping and the queries the user store's methods share.
+//! Queries the user store's methods share (row types come from `smsauth-store-rows`).
 
 use smsauth_core::domain::user::{Role, User};
 use smsauth_core::ports::store::{Conflict, StoreError, StoreResult};
-use sqlx::{FromRow, PgConnection, Postgres};
+use sqlx::{PgConnection, Postgres};
 
-use crate::{from_ms, map_err};
+use smsauth_store_rows::{USER_COLUMNS, UserRow};
 
-pub(super) const USER_COLUMNS: &str = "id, nickname, username, email, phone, password_changed_at, \
-     sessions_revoked_at, created_at, updated_at";
-
-#[derive(FromRow)]
-pub(super) struct UserRow {
-    pub(super) id: i64,
-    nickname: Option<String>,
-    username: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    password_changed_at: Option<i64>,
-    sessions_revoked_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl UserRow {
-    pub(super) fn into_user(self, roles: Vec<Role>) -> User {
-        User {
-            id: self.id,
-            nickname: self.nickname,
-            username: self.username,
-            email: self.email,
-            phone: self.phone,
-            password_changed_at: self.password_changed_at.map(from_ms),
-            sessions_revoked_at: self.sessions_revoked_at.map(from_ms),
-            roles,
-            created_at: from_ms(self.created_at),
-            updated_at: from_ms(self.updated_at),
-        }
-    }
-}
+use crate::map_err;
 
 pub(super) async fn roles_of(conn: &mut PgConnection, user_id: i64) -> StoreResult<Vec<Role>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
@@ -124,8 +93,4 @@ pub(super) async fn set_roles(
         }
     }
     Ok(())
-}
-
-pub(super) fn none_if_empty(v: Option<String>) -> Option<String> {
-    v.filter(|s| !s.is_empty())
 }

@@ -11,9 +11,9 @@ use crate::{SqliteStore, map_err, ms};
 
 mod queries;
 
-use queries::{
-    AUTH_COLUMNS, AuthenticatorRow, VERIFIER_COLUMNS, VerifierRow, authenticator_by_id,
-    clear_default, enabled_others, json_text, verifier_by_name,
+use queries::{authenticator_by_id, clear_default, enabled_others, verifier_by_name};
+use smsauth_store_rows::{
+    AUTH_COLUMNS, AuthenticatorRow, VERIFIER_COLUMNS, VerifierRow, json_text,
 };
 
 #[async_trait]

@@ -1,74 +1,13 @@
-//! Row mapping and the queries the configuration store's methods share.
+//! Queries the configuration store's methods share (row types come from `smsauth-store-rows`).
 
 use smsauth_core::domain::authenticator::Authenticator;
 use smsauth_core::domain::verifier::Verifier;
 use smsauth_core::ports::store::StoreResult;
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::SqliteConnection;
 
-use crate::{from_ms, map_err};
+use smsauth_store_rows::{AUTH_COLUMNS, AuthenticatorRow, VERIFIER_COLUMNS, VerifierRow};
 
-#[derive(FromRow)]
-pub(super) struct AuthenticatorRow {
-    id: i64,
-    name: String,
-    auth_type: String,
-    title: Option<String>,
-    description: Option<String>,
-    enabled: bool,
-    sort: i64,
-    options: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl From<AuthenticatorRow> for Authenticator {
-    fn from(r: AuthenticatorRow) -> Self {
-        Authenticator {
-            id: r.id,
-            name: r.name,
-            auth_type: r.auth_type,
-            title: r.title,
-            description: r.description,
-            enabled: r.enabled,
-            sort: r.sort,
-            options: serde_json::from_str(&r.options).unwrap_or_default(),
-            created_at: from_ms(r.created_at),
-            updated_at: from_ms(r.updated_at),
-        }
-    }
-}
-
-#[derive(FromRow)]
-pub(super) struct VerifierRow {
-    name: String,
-    title: Option<String>,
-    description: Option<String>,
-    verification_type: String,
-    is_default: bool,
-    options: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl From<VerifierRow> for Verifier {
-    fn from(r: VerifierRow) -> Self {
-        Verifier {
-            name: r.name,
-            title: r.title,
-            description: r.description,
-            verification_type: r.verification_type,
-            is_default: r.is_default,
-            options: serde_json::from_str(&r.options).unwrap_or_default(),
-            created_at: from_ms(r.created_at),
-            updated_at: from_ms(r.updated_at),
-        }
-    }
-}
-
-pub(super) const AUTH_COLUMNS: &str =
-    "id, name, auth_type, title, description, enabled, sort, options, created_at, updated_at";
-pub(super) const VERIFIER_COLUMNS: &str =
-    "name, title, description, verification_type, is_default, options, created_at, updated_at";
+use crate::map_err;
 
 pub(super) async fn authenticator_by_id(
     conn: &mut SqliteConnection,
@@ -118,8 +57,4 @@ pub(super) async fn clear_default(
         .await
         .map_err(map_err)?;
     Ok(())
-}
-
-pub(super) fn json_text(v: &serde_json::Value) -> String {
-    v.to_string()
 }

@@ -11,7 +11,8 @@ use crate::{SqliteStore, found, map_err, ms};
 
 mod queries;
 
-use queries::{USER_COLUMNS, UserRow, none_if_empty, roles_of, set_roles, user_where};
+use queries::{roles_of, set_roles, user_where};
+use smsauth_store_rows::{USER_COLUMNS, UserRow, none_if_empty};
 
 #[async_trait]
 impl UserStore for SqliteStore {
