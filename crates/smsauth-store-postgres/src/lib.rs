@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use smsauth_core::ports::store::{Conflict, StoreError};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 
 /// The store. Cheap to clone; all clones share one pool.
 #[derive(Clone, Debug)]
@@ -30,6 +30,8 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
+            // Never hand out a connection still inside a transaction whose end failed.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect(url)
             .await?;
         let store = PgStore { pool };
@@ -42,12 +44,18 @@ impl PgStore {
         Ok(())
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+    /// A real write, for readiness: a full disk, a read-only file or a lost connection make it
+    /// fail, where a `SELECT 1` would still answer (SPEC §9).
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO readiness_probe (id, writes) VALUES (1, 1)
+             ON CONFLICT (id) DO UPDATE SET writes = readiness_probe.writes + 1",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
     }
 
     pub fn pool(&self) -> &PgPool {

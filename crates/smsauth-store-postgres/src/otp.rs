@@ -265,10 +265,12 @@ impl OtpStore for PgStore {
             tx.commit().await.map_err(map_err)?;
             return Ok(AttemptOutcome::Blocked { until });
         }
+        // `pending` verifies like `sent` (SPEC §9): the server may have died after the provider
+        // took the SMS and before the send was recorded, and the user holds a real code.
         let row: Option<LiveRow> = sqlx::query_as(
             "SELECT id, verifier_name, code_hash, status, expires_at
              FROM otp_records
-             WHERE action = $1 AND receiver = $2 AND status IN ('sent', 'exhausted')
+             WHERE action = $1 AND receiver = $2 AND status IN ('pending', 'sent', 'exhausted')
              ORDER BY created_at DESC LIMIT 1",
         )
         .bind(action)
@@ -292,7 +294,7 @@ impl OtpStore for PgStore {
         if matches {
             let done = sqlx::query(
                 "UPDATE otp_records SET status = 'used', updated_at = $1
-                 WHERE id = $2 AND status = 'sent' AND expires_at > $1 AND failed_attempts < $3",
+                 WHERE id = $2 AND status IN ('pending', 'sent') AND expires_at > $1 AND failed_attempts < $3",
             )
             .bind(now_ms)
             .bind(&row.id)
@@ -318,7 +320,7 @@ impl OtpStore for PgStore {
             "UPDATE otp_records SET failed_attempts = failed_attempts + 1,
                  status = CASE WHEN failed_attempts + 1 >= $1 THEN 'exhausted' ELSE status END,
                  updated_at = $2
-             WHERE id = $3 AND status = 'sent'",
+             WHERE id = $3 AND status IN ('pending', 'sent')",
         )
         .bind(cap)
         .bind(now_ms)
@@ -330,6 +332,35 @@ impl OtpStore for PgStore {
         save_throttle(&mut tx, action, &a.receiver, next, now_ms).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(AttemptOutcome::Wrong)
+    }
+
+    async fn throttle_attempt(
+        &self,
+        scope: &str,
+        key: &str,
+        policy: ThrottlePolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let mut tx = self.locked_tx(&format!("throttle:{scope}:{key}")).await?;
+        let prev = load_throttle(&mut tx, scope, key).await?;
+        if let Some(until) = prev.and_then(|t| t.blocked_until).filter(|u| *u > now) {
+            tx.commit().await.map_err(map_err)?;
+            return Ok(Some(until));
+        }
+        let next = policy.after_failure(prev, now);
+        save_throttle(&mut tx, scope, key, next, ms(now)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(None)
+    }
+
+    async fn throttle_reset(&self, scope: &str, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM phone_throttle WHERE action = $1 AND receiver = $2")
+            .bind(scope)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()> {

@@ -1,8 +1,15 @@
-//! `SessionStore` on SQLite: issued tokens, renewals and the blacklist.
+//! `SessionStore` on PostgreSQL: issued tokens, renewals and the blacklist.
+//!
+//! A session is one `issued_tokens` row whose `jti` is its current token. Ending a session
+//! deletes the row, which voids every token of it at once (SPEC §5.5): the current one fails
+//! `token_state`, and the ones it was renewed from fail `renew`, which answers only while the
+//! session still exists.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use smsauth_core::ports::store::{Renewal, Session, SessionStore, StoreResult};
+use smsauth_core::ports::store::{
+    Renewal, Session, SessionStore, StoreError, StoreResult, TokenState,
+};
 use uuid::Uuid;
 
 use crate::{PgStore, from_ms, map_err, ms};
@@ -43,46 +50,65 @@ impl SessionStore for PgStore {
         window_secs: i64,
     ) -> StoreResult<Renewal> {
         let mut tx = self.locked_tx(&format!("renew:{old}")).await?;
-        let earlier: Option<(String, i64)> =
-            sqlx::query_as("SELECT new_jti, renewed_at FROM token_renewals WHERE old_jti = $1")
-                .bind(old.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        if let Some((new_jti, renewed_at)) = earlier {
-            let within = ms(now) - renewed_at <= window_secs * 1000;
-            return Ok(match (within, Uuid::parse_str(&new_jti)) {
-                (true, Ok(jti)) => Renewal::Renewed {
+        let earlier: Option<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT new_jti, renewed_at, session_id FROM token_renewals WHERE old_jti = $1",
+        )
+        .bind(old.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if let Some((new_jti, renewed_at, session_id)) = earlier {
+            let session = session_id.unwrap_or_default();
+            if ms(now) - renewed_at > window_secs * 1000 {
+                // A renewed token came back after its grace window: someone kept a copy. End
+                // the session so that neither copy works any more (SPEC §5.5).
+                sqlx::query("DELETE FROM issued_tokens WHERE id = $1")
+                    .bind(&session)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                return Ok(Renewal::Reused);
+            }
+            let live: Option<String> =
+                sqlx::query_scalar("SELECT id FROM issued_tokens WHERE id = $1")
+                    .bind(&session)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            return Ok(match (live, Uuid::parse_str(&new_jti)) {
+                (Some(_), Ok(jti)) => Renewal::Renewed {
                     jti,
                     issued_at: from_ms(renewed_at),
                 },
                 _ => Renewal::Refused,
             });
         }
-        let done = sqlx::query(
-            "UPDATE issued_tokens SET jti = $1, issued_at = $2, updated_at = $3 WHERE jti = $4",
+        let session: Option<String> = sqlx::query_scalar(
+            "UPDATE issued_tokens SET jti = $1, issued_at = $2, updated_at = $2 WHERE jti = $3
+             RETURNING id",
         )
         .bind(fresh.to_string())
         .bind(ms(now))
-        .bind(ms(now))
         .bind(old.to_string())
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let Some(session) = session else {
             return Ok(Renewal::Refused);
-        }
+        };
         // Whole seconds: the renewed token's `iat` is in seconds and must be reproducible from
         // this row by every concurrent request.
         let renewed_at = now.timestamp() * 1000;
         sqlx::query(
-            "INSERT INTO token_renewals (old_jti, new_jti, renewed_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO token_renewals (old_jti, new_jti, renewed_at, session_id, created_at,
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
         )
         .bind(old.to_string())
         .bind(fresh.to_string())
         .bind(renewed_at)
-        .bind(ms(now))
+        .bind(&session)
         .bind(ms(now))
         .execute(&mut *tx)
         .await
@@ -107,13 +133,19 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
-    async fn is_blacklisted(&self, jti: Uuid) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM token_blacklist WHERE jti = $1")
-            .bind(jti.to_string())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(n > 0)
+    async fn token_state(&self, jti: Uuid) -> StoreResult<TokenState> {
+        let (blacklisted, current): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM token_blacklist WHERE jti = $1),
+                    (SELECT COUNT(*) FROM issued_tokens WHERE jti = $1)",
+        )
+        .bind(jti.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(TokenState {
+            blacklisted: blacklisted > 0,
+            current: current > 0,
+        })
     }
 
     async fn end_session(&self, jti: Uuid) -> StoreResult<()> {
@@ -133,15 +165,14 @@ impl SessionStore for PgStore {
             .await
             .map_err(map_err)?;
         let done =
-            sqlx::query("UPDATE users SET sessions_revoked_at = $1, updated_at = $2 WHERE id = $3")
-                .bind(ms(now))
+            sqlx::query("UPDATE users SET sessions_revoked_at = $1, updated_at = $1 WHERE id = $2")
                 .bind(ms(now))
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
         if done.rows_affected() == 0 {
-            return Err(smsauth_core::ports::store::StoreError::NotFound);
+            return Err(StoreError::NotFound);
         }
         tx.commit().await.map_err(map_err)
     }
@@ -152,9 +183,10 @@ impl SessionStore for PgStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        // Renewal markers matter for the idempotency window only; keep an hour for diagnosis.
+        // Renewal markers decide the grace window and recognise a reused token; a day covers
+        // the longest renew limit an operator would set.
         sqlx::query("DELETE FROM token_renewals WHERE renewed_at < $1")
-            .bind(ms(now) - 3_600_000)
+            .bind(ms(now) - 86_400_000)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

@@ -1,8 +1,15 @@
 //! `SessionStore` on SQLite: issued tokens, renewals and the blacklist.
+//!
+//! A session is one `issued_tokens` row whose `jti` is its current token. Ending a session
+//! deletes the row, which voids every token of it at once (SPEC §5.5): the current one fails
+//! `token_state`, and the ones it was renewed from fail `renew`, which answers only while the
+//! session still exists.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use smsauth_core::ports::store::{Renewal, Session, SessionStore, StoreResult};
+use smsauth_core::ports::store::{
+    Renewal, Session, SessionStore, StoreError, StoreResult, TokenState,
+};
 use uuid::Uuid;
 
 use crate::{SqliteStore, from_ms, map_err, ms};
@@ -11,7 +18,7 @@ use crate::{SqliteStore, from_ms, map_err, ms};
 impl SessionStore for SqliteStore {
     async fn insert_session(&self, s: Session, purge_before: DateTime<Utc>) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM issued_tokens WHERE user_id = ? AND sign_in_at < ?")
+        sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1 AND sign_in_at < $2")
             .bind(s.user_id)
             .bind(ms(purge_before))
             .execute(&mut *tx)
@@ -19,7 +26,7 @@ impl SessionStore for SqliteStore {
             .map_err(map_err)?;
         sqlx::query(
             "INSERT INTO issued_tokens (id, jti, issued_at, sign_in_at, user_id, authenticator,
-                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(s.id.to_string())
         .bind(s.jti.to_string())
@@ -43,46 +50,65 @@ impl SessionStore for SqliteStore {
         window_secs: i64,
     ) -> StoreResult<Renewal> {
         let mut tx = self.write_tx().await?;
-        let earlier: Option<(String, i64)> =
-            sqlx::query_as("SELECT new_jti, renewed_at FROM token_renewals WHERE old_jti = ?")
-                .bind(old.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        if let Some((new_jti, renewed_at)) = earlier {
-            let within = ms(now) - renewed_at <= window_secs * 1000;
-            return Ok(match (within, Uuid::parse_str(&new_jti)) {
-                (true, Ok(jti)) => Renewal::Renewed {
+        let earlier: Option<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT new_jti, renewed_at, session_id FROM token_renewals WHERE old_jti = $1",
+        )
+        .bind(old.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if let Some((new_jti, renewed_at, session_id)) = earlier {
+            let session = session_id.unwrap_or_default();
+            if ms(now) - renewed_at > window_secs * 1000 {
+                // A renewed token came back after its grace window: someone kept a copy. End
+                // the session so that neither copy works any more (SPEC §5.5).
+                sqlx::query("DELETE FROM issued_tokens WHERE id = $1")
+                    .bind(&session)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                return Ok(Renewal::Reused);
+            }
+            let live: Option<String> =
+                sqlx::query_scalar("SELECT id FROM issued_tokens WHERE id = $1")
+                    .bind(&session)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            return Ok(match (live, Uuid::parse_str(&new_jti)) {
+                (Some(_), Ok(jti)) => Renewal::Renewed {
                     jti,
                     issued_at: from_ms(renewed_at),
                 },
                 _ => Renewal::Refused,
             });
         }
-        let done = sqlx::query(
-            "UPDATE issued_tokens SET jti = ?, issued_at = ?, updated_at = ? WHERE jti = ?",
+        let session: Option<String> = sqlx::query_scalar(
+            "UPDATE issued_tokens SET jti = $1, issued_at = $2, updated_at = $2 WHERE jti = $3
+             RETURNING id",
         )
         .bind(fresh.to_string())
         .bind(ms(now))
-        .bind(ms(now))
         .bind(old.to_string())
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let Some(session) = session else {
             return Ok(Renewal::Refused);
-        }
+        };
         // Whole seconds: the renewed token's `iat` is in seconds and must be reproducible from
         // this row by every concurrent request.
         let renewed_at = now.timestamp() * 1000;
         sqlx::query(
-            "INSERT INTO token_renewals (old_jti, new_jti, renewed_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO token_renewals (old_jti, new_jti, renewed_at, session_id, created_at,
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
         )
         .bind(old.to_string())
         .bind(fresh.to_string())
         .bind(renewed_at)
-        .bind(ms(now))
+        .bind(&session)
         .bind(ms(now))
         .execute(&mut *tx)
         .await
@@ -97,7 +123,7 @@ impl SessionStore for SqliteStore {
     async fn blacklist(&self, jti: Uuid, expires_at: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO token_blacklist (jti, expires_at, created_at, updated_at)
-             VALUES (?1, ?2, ?2, ?2) ON CONFLICT (jti) DO NOTHING",
+             VALUES ($1, $2, $2, $2) ON CONFLICT (jti) DO NOTHING",
         )
         .bind(jti.to_string())
         .bind(ms(expires_at))
@@ -107,17 +133,23 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn is_blacklisted(&self, jti: Uuid) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM token_blacklist WHERE jti = ?")
-            .bind(jti.to_string())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(n > 0)
+    async fn token_state(&self, jti: Uuid) -> StoreResult<TokenState> {
+        let (blacklisted, current): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM token_blacklist WHERE jti = $1),
+                    (SELECT COUNT(*) FROM issued_tokens WHERE jti = $1)",
+        )
+        .bind(jti.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(TokenState {
+            blacklisted: blacklisted > 0,
+            current: current > 0,
+        })
     }
 
     async fn end_session(&self, jti: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM issued_tokens WHERE jti = ?")
+        sqlx::query("DELETE FROM issued_tokens WHERE jti = $1")
             .bind(jti.to_string())
             .execute(&self.pool)
             .await
@@ -127,34 +159,34 @@ impl SessionStore for SqliteStore {
 
     async fn end_user_sessions(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM issued_tokens WHERE user_id = ?")
+        sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         let done =
-            sqlx::query("UPDATE users SET sessions_revoked_at = ?, updated_at = ? WHERE id = ?")
-                .bind(ms(now))
+            sqlx::query("UPDATE users SET sessions_revoked_at = $1, updated_at = $1 WHERE id = $2")
                 .bind(ms(now))
                 .bind(user_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
         if done.rows_affected() == 0 {
-            return Err(smsauth_core::ports::store::StoreError::NotFound);
+            return Err(StoreError::NotFound);
         }
         tx.commit().await.map_err(map_err)
     }
 
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("DELETE FROM token_blacklist WHERE expires_at < ?")
+        sqlx::query("DELETE FROM token_blacklist WHERE expires_at < $1")
             .bind(ms(now))
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        // Renewal markers matter for the idempotency window only; keep an hour for diagnosis.
-        sqlx::query("DELETE FROM token_renewals WHERE renewed_at < ?")
-            .bind(ms(now) - 3_600_000)
+        // Renewal markers decide the grace window and recognise a reused token; a day covers
+        // the longest renew limit an operator would set.
+        sqlx::query("DELETE FROM token_renewals WHERE renewed_at < $1")
+            .bind(ms(now) - 86_400_000)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

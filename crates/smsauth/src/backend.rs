@@ -90,10 +90,18 @@ impl Backend {
 
 #[async_trait]
 impl Probe for Backend {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
     async fn ready(&self) -> bool {
-        match self {
-            Backend::Sqlite(s) => s.ping().await.is_ok(),
-            Backend::Postgres(s) => s.ping().await.is_ok(),
+        let probe = match self {
+            Backend::Sqlite(s) => s.probe().await,
+            Backend::Postgres(s) => s.probe().await,
+        };
+        if let Err(e) = &probe {
+            tracing::warn!(error = %e, "readiness write probe failed");
         }
+        probe.is_ok()
     }
 }

@@ -38,6 +38,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub metrics: MetricsSettings,
     pub providers: ProviderSettings,
+    pub http: HttpLimitSettings,
     /// Set by `serve --dev`.
     #[serde(skip)]
     pub dev: bool,
@@ -64,7 +65,9 @@ pub struct LimitSettings {
     pub send_per_phone_day: u32,
     pub send_per_ip_hour: u32,
     pub verify_per_ip_5min: u32,
-    /// 0 = no global budget.
+    /// Codes per hour for the whole server; 0 = no global cap. On by default: without it, a
+    /// botnet of a few hundred addresses, each inside its per-address limit, can send thousands
+    /// of SMS an hour on the operator's bill (SMS pumping).
     pub global_send_hour: u32,
     /// ISO 3166 alpha-2 regions codes may be sent to; empty = all.
     pub allowed_countries: Vec<String>,
@@ -80,6 +83,34 @@ pub struct JwtSettings {
     /// Base64 PKCS#8 Ed25519 signing key; generated into the data directory when unset.
     /// Several instances must share it (or the data directory).
     pub private_key: Option<String>,
+}
+
+/// Connection and request limits of the HTTP server (SPEC §15.7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpLimitSettings {
+    /// Requests served at once; beyond, 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// Open connections at most, further lowered to fit the process's file limit.
+    pub max_connections: usize,
+    /// Seconds a request head may take to arrive, from its first byte.
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept.
+    pub idle_timeout_secs: u64,
+    /// Seconds a request body may take to arrive.
+    pub body_timeout_secs: u64,
+}
+
+impl Default for HttpLimitSettings {
+    fn default() -> Self {
+        HttpLimitSettings {
+            max_in_flight: 1024,
+            max_connections: 10_000,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_timeout_secs: 30,
+        }
+    }
 }
 
 /// Failover and circuit-breaker settings for SMS delivery.
@@ -139,6 +170,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             metrics: MetricsSettings::default(),
             providers: ProviderSettings::default(),
+            http: HttpLimitSettings::default(),
             dev: false,
             init_root: InitRoot::default(),
         }
@@ -162,7 +194,7 @@ impl Default for LimitSettings {
             send_per_phone_day: 10,
             send_per_ip_hour: 20,
             verify_per_ip_5min: 30,
-            global_send_hour: 0,
+            global_send_hour: 1000,
             allowed_countries: Vec::new(),
         }
     }

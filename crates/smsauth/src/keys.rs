@@ -7,17 +7,29 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// Reads `path`, or creates it with `generate()` when it does not exist.
+/// The shortest key accepted: 256 bits, the strength of the HMAC-SHA256 and Ed25519 keys
+/// (NIST SP 800-107 §5.3.4: an HMAC key as long as the hash output).
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// Reads `path`, or creates it with `generate()` when it does not exist. An existing key file
+/// that others may read, or that is shorter than [`MIN_KEY_BYTES`], is refused with a message
+/// saying how to fix it: starting with a weak or exposed key would be worse than not starting.
 pub fn load_or_create(
     path: &Path,
     generate: impl FnOnce() -> anyhow::Result<Vec<u8>>,
 ) -> anyhow::Result<Vec<u8>> {
     match fs::read(path) {
-        Ok(bytes) if !bytes.is_empty() => return Ok(bytes),
-        Ok(_) => anyhow::bail!(
-            "key file {} is empty; delete it to generate a new key",
-            path.display()
-        ),
+        Ok(bytes) => {
+            check_private(path)?;
+            anyhow::ensure!(
+                bytes.len() >= MIN_KEY_BYTES,
+                "key file {} holds {} bytes, fewer than the {MIN_KEY_BYTES} a key needs; \
+                 delete it to generate a new key, or write a longer one",
+                path.display(),
+                bytes.len()
+            );
+            return Ok(bytes);
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
             return Err(e).with_context(|| format!("cannot read key file {}", path.display()));
@@ -42,6 +54,26 @@ pub fn load_or_create(
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(fs::read(path)?),
         Err(e) => Err(e).with_context(|| format!("cannot write key file {}", path.display())),
     }
+}
+
+/// Refuses a key file that anyone but its owner may read or write.
+fn check_private(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .with_context(|| format!("cannot read key file {}", path.display()))?
+            .permissions()
+            .mode();
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "key file {} has mode {:o} and can be read by other users; run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn random_bytes(n: usize) -> anyhow::Result<Vec<u8>> {

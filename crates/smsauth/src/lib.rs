@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod jwt;
 pub mod keys;
 pub mod redis_counter;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;
 pub mod ui;

@@ -47,6 +47,10 @@ impl RedisRateCounter {
 
 #[async_trait]
 impl Probe for RedisRateCounter {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
     async fn ready(&self) -> bool {
         let mut conn = self.conn.clone();
         redis::cmd("PING")

@@ -3,7 +3,6 @@
 //! server on port 0 with a clock they control.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +18,8 @@ use tokio::net::TcpListener;
 use crate::backend::Backend;
 use crate::configuration::Settings;
 use crate::http::health::Probe;
+use crate::http::limits::RequestLimits;
+use crate::serve::{self, ConnLimits};
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, HttpSettings, router};
 use crate::jwt::JwtCodec;
@@ -30,13 +31,21 @@ pub struct Application {
     router: axum::Router,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    conn_limits: ConnLimits,
 }
 
 fn token_codec(settings: &Settings, dir: &Path) -> anyhow::Result<JwtCodec> {
     match settings.jwt.algorithm.as_str() {
         "HS256" => {
             let secret = match &settings.jwt.secret {
-                Some(s) => s.as_bytes().to_vec(),
+                Some(s) => {
+                    anyhow::ensure!(
+                        s.len() >= keys::MIN_KEY_BYTES,
+                        "jwt.secret must be at least {} bytes",
+                        keys::MIN_KEY_BYTES
+                    );
+                    s.as_bytes().to_vec()
+                }
                 None => {
                     keys::load_or_create(&dir.join("jwt-hs256.key"), || keys::random_bytes(32))?
                 }
@@ -97,8 +106,20 @@ impl Application {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 jwks,
             }),
-            readiness: Arc::new(AllReady(probes)),
+            readiness: Arc::new(probes),
             metrics: Metrics::new(settings.metrics.enabled, settings.metrics.token.clone()),
+            limits: RequestLimits::new(
+                settings.http.max_in_flight,
+                Duration::from_secs(settings.http.body_timeout_secs.max(1)),
+            ),
+        };
+        let max_connections = serve::connection_cap(settings.http.max_connections);
+        tracing::info!(max_connections, "connection cap");
+        let conn_limits = ConnLimits {
+            header_read_timeout: Duration::from_secs(settings.http.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(settings.http.idle_timeout_secs.max(1)),
+            max_connections,
+            shutdown_grace: Duration::from_secs(10),
         };
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -108,6 +129,7 @@ impl Application {
             router: router(state),
             backend,
             clock,
+            conn_limits,
         })
     }
 
@@ -122,12 +144,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_loop(self.backend.clone(), self.clock.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "smsauth listening");
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = serve::run(self.listener, self.router, self.conn_limits, shutdown).await;
         purge.abort();
         self.backend.close().await;
         Ok(served?)
@@ -154,8 +171,9 @@ fn hmac_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
                 .decode(b64.trim())
                 .context("otp.hmac_key must be base64")?;
             anyhow::ensure!(
-                key.len() >= 32,
-                "otp.hmac_key must decode to at least 32 bytes"
+                key.len() >= keys::MIN_KEY_BYTES,
+                "otp.hmac_key must decode to at least {} bytes",
+                keys::MIN_KEY_BYTES
             );
             Ok(key)
         }
@@ -175,21 +193,6 @@ async fn redis(settings: &Settings) -> anyhow::Result<Option<Arc<RedisRateCounte
                 .context("cannot connect to the Redis server in REDIS_URL")?,
         ))),
         None => Ok(None),
-    }
-}
-
-/// Ready when every dependency is (`/readyz`).
-struct AllReady(Vec<Arc<dyn Probe>>);
-
-#[async_trait::async_trait]
-impl Probe for AllReady {
-    async fn ready(&self) -> bool {
-        for p in &self.0 {
-            if !p.ready().await {
-                return false;
-            }
-        }
-        true
     }
 }
 

@@ -35,6 +35,12 @@ pub struct Role {
 }
 
 impl User {
+    /// Whether the user holds `root`, the only role that may change authentication configuration
+    /// or act on another root user (SPEC §3, §6.5).
+    pub fn is_root(&self) -> bool {
+        self.roles.iter().any(|r| r.name == ROLE_ROOT)
+    }
+
     /// Whether the user may use the admin API (roles `admin` or `root`).
     pub fn is_admin(&self) -> bool {
         self.roles

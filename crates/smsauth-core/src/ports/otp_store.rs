@@ -86,6 +86,19 @@ pub struct PhoneThrottle {
 }
 
 impl ThrottlePolicy {
+    /// Per-account password guessing (SPEC §5.6, NIST SP 800-63B rev 4 §3.2.2): 10 free
+    /// failures, then 30 s doubling up to 15 min, at most 100 failures per 24 h. The same for
+    /// existing and unknown accounts, so the throttle says nothing about which exist.
+    pub fn password() -> ThrottlePolicy {
+        ThrottlePolicy {
+            free_failures: 10,
+            first_delay_secs: 30,
+            max_delay_secs: 900,
+            daily_cap: 100,
+            per_code_attempts: 0,
+        }
+    }
+
     /// The throttle state after one more failure at `now`. Pure, so every store applies the
     /// same arithmetic: after `free_failures` consecutive failures the delay is
     /// `first_delay · 2^(n − free_failures)` capped at `max_delay`; reaching the daily cap blocks
@@ -163,6 +176,19 @@ pub trait OtpStore: Send + Sync {
         policy: ThrottlePolicy,
         now: DateTime<Utc>,
     ) -> StoreResult<AttemptOutcome>;
+    /// Counts one attempt against the failure throttle of (`scope`, `key`) **before** the
+    /// attempt is evaluated, in one transaction, so concurrent guesses cannot all slip in ahead
+    /// of the first recorded failure. Answers `Some(until)`, counting nothing, while the key is
+    /// in a delay. A success must then call [`OtpStore::throttle_reset`].
+    async fn throttle_attempt(
+        &self,
+        scope: &str,
+        key: &str,
+        policy: ThrottlePolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Forgets the failures of (`scope`, `key`) after a success.
+    async fn throttle_reset(&self, scope: &str, key: &str) -> StoreResult<()>;
     /// Deletes records older than the longest send-limit window.
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()>;
 }

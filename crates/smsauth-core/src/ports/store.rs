@@ -176,8 +176,22 @@ pub enum Renewal {
     /// This request renewed it, or another did within the idempotency window: both get the same
     /// new token id and issue time, so they sign the same token.
     Renewed { jti: Uuid, issued_at: DateTime<Utc> },
-    /// The session is gone, or the old token was renewed longer ago than the window.
+    /// The session is gone (signed out, revoked), or there is no such token.
     Refused,
+    /// The old token was renewed longer ago than the window and is presented again: it was
+    /// copied, so the store has ended the whole session (SPEC §5.5) and the answer is a refusal.
+    Reused,
+}
+
+/// What the store knows of one presented token id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenState {
+    /// Signed out (`token_blacklist`).
+    pub blacklisted: bool,
+    /// The current token of a live session (`issued_tokens.jti`). A token that is not expired
+    /// but not current belongs to a session that was ended: by a revocation, a password change
+    /// or a sign-out of the token it was renewed into.
+    pub current: bool,
 }
 
 #[async_trait]
@@ -189,7 +203,8 @@ pub trait SessionStore: Send + Sync {
         purge_before: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// Replaces the session's current `jti` (`old`) by a fresh one, once; repeated requests
-    /// within `window_secs` of the first renewal get the same answer.
+    /// within `window_secs` of the first renewal get the same answer while the session lives.
+    /// `old` presented after the window ends the session (`Reused`).
     async fn renew(
         &self,
         old: Uuid,
@@ -198,10 +213,11 @@ pub trait SessionStore: Send + Sync {
         window_secs: i64,
     ) -> StoreResult<Renewal>;
     async fn blacklist(&self, jti: Uuid, expires_at: DateTime<Utc>) -> StoreResult<()>;
-    async fn is_blacklisted(&self, jti: Uuid) -> StoreResult<bool>;
+    /// Blacklist and session state of `jti`, in one round trip (it is read on every request).
+    async fn token_state(&self, jti: Uuid) -> StoreResult<TokenState>;
     /// Deletes the session whose current token is `jti` (sign-out).
     async fn end_session(&self, jti: Uuid) -> StoreResult<()>;
-    /// Ends every session of the user: tokens issued before `now` stop working.
+    /// Ends every session of the user: every token issued before this call stops working.
     async fn end_user_sessions(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Removes blacklist entries and renewal markers that can no longer matter.
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()>;

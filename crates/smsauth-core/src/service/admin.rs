@@ -36,6 +36,40 @@ pub fn check_email(e: &str) -> Result<(), ServiceError> {
         .ok_or_else(|| ServiceError::invalid("INVALID_EMAIL", "email"))
 }
 
+/// Whether the user `draft` describes (applied over `existing`, where `None` keeps a field and
+/// `Some("")` clears it) keeps a username, email or phone.
+fn has_identifier(draft: &UserDraft, existing: Option<&User>) -> bool {
+    let after = |new: &Option<String>, old: Option<&Option<String>>| match new.as_deref() {
+        Some(v) => !v.is_empty(),
+        None => old.is_some_and(|o| o.as_deref().is_some_and(|v| !v.is_empty())),
+    };
+    after(&draft.username, existing.map(|u| &u.username))
+        || after(&draft.email, existing.map(|u| &u.email))
+        || after(&draft.phone, existing.map(|u| &u.phone))
+}
+
+/// The options the server reads must have the type it reads them as; a wrong type would
+/// otherwise be stored and then silently read as "off" or "none" (SPEC §15.7).
+fn check_authenticator_options(options: &Value) -> Result<(), ServiceError> {
+    let bad = |field: &str| ServiceError::invalid("INVALID_OPTIONS", format!("options.{field}"));
+    let obj = options.as_object().ok_or_else(|| bad("options"))?;
+    let Some(public) = obj.get("public").filter(|p| !p.is_null()) else {
+        return Ok(());
+    };
+    let public = public.as_object().ok_or_else(|| bad("public"))?;
+    match public.get("verifier") {
+        None | Some(Value::Null) | Some(Value::String(_)) => {}
+        Some(_) => return Err(bad("public.verifier")),
+    }
+    for flag in ["autoSignup", "allowSignUp"] {
+        match public.get(flag) {
+            None | Some(Value::Null) | Some(Value::Bool(_)) => {}
+            Some(_) => return Err(bad(&format!("public.{flag}"))),
+        }
+    }
+    Ok(())
+}
+
 /// User fields from an admin request, validated and normalised.
 #[derive(Debug, Clone, Default)]
 pub struct UserInput {
@@ -113,13 +147,23 @@ impl Core {
         Ok(())
     }
 
+    /// Creates a user; it must have at least one of username, email and phone (SPEC §6.5), or
+    /// nobody could ever sign in as it or find it again.
     pub async fn admin_create_user(&self, input: UserInput) -> Result<User, ServiceError> {
         let draft = self.user_draft(input).await?;
+        if !has_identifier(&draft, None) {
+            return Err(ServiceError::invalid("MISSING_IDENTIFIER", "username"));
+        }
         Ok(self.users.create_user(draft, self.clock.now()).await?)
     }
 
+    /// Updates a user; an update may not clear the last of its identifiers.
     pub async fn admin_update_user(&self, id: i64, input: UserInput) -> Result<User, ServiceError> {
         let draft = self.user_draft(input).await?;
+        let existing = self.users.user(id).await?.ok_or(ServiceError::NotFound)?;
+        if !has_identifier(&draft, Some(&existing)) {
+            return Err(ServiceError::invalid("MISSING_IDENTIFIER", "username"));
+        }
         Ok(self.users.update_user(id, draft, self.clock.now()).await?)
     }
 
@@ -145,9 +189,7 @@ impl Core {
             return Err(ServiceError::invalid("INVALID_AUTH_TYPE", "authType"));
         }
         if let Some(options) = &draft.options {
-            if !options.is_object() {
-                return Err(ServiceError::invalid("INVALID_OPTIONS", "options"));
-            }
+            check_authenticator_options(options)?;
             if auth_type == AUTH_TYPE_SMS
                 && let Some(name) = options
                     .pointer("/public/verifier")

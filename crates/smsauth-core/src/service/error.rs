@@ -29,6 +29,8 @@ pub enum ServiceError {
     InvalidCode,
     #[error("too many failed attempts")]
     TooManyAttempts { retry_after_secs: Option<i64> },
+    #[error("too many failed password sign-ins for this account")]
+    PasswordThrottled { retry_after_secs: i64 },
     #[error("too many verifications from this client")]
     VerifyLimited { retry_after_secs: i64 },
     #[error("authenticator not found or disabled")]

@@ -32,6 +32,8 @@ pub struct CoreSettings {
     pub send_limits: SendLimits,
     pub verify_per_ip_5min: u32,
     pub throttle: ThrottlePolicy,
+    /// Per-account password guessing (SPEC §5.6).
+    pub password_throttle: ThrottlePolicy,
     /// ISO 3166 alpha-2 regions codes may be sent to; empty means all.
     pub allowed_regions: Vec<String>,
     /// Seconds during which concurrent renewals of one token get the same new token.
@@ -49,10 +51,11 @@ impl Default for CoreSettings {
                 per_phone_hour: 5,
                 per_phone_day: 10,
                 per_ip_hour: 20,
-                global_hour: 0,
+                global_hour: 1000,
             },
             verify_per_ip_5min: 30,
             throttle: ThrottlePolicy::default(),
+            password_throttle: ThrottlePolicy::password(),
             allowed_regions: Vec::new(),
             renew_window_secs: 10,
             delivery: delivery::DeliverySettings::default(),

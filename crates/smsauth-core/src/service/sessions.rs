@@ -68,7 +68,8 @@ impl Core {
             .user(claims.user_id)
             .await?
             .ok_or(ServiceError::NotExistUser)?;
-        if self.sessions.is_blacklisted(claims.jti).await? {
+        let state = self.sessions.token_state(claims.jti).await?;
+        if state.blacklisted {
             return Err(ServiceError::BlockedToken);
         }
         let now = self.clock.now();
@@ -76,9 +77,9 @@ impl Core {
         if millis(now) - claims.sign_in_time > policy.session_ttl * 1000 {
             return Err(ServiceError::ExpiredSession);
         }
-        // Tokens from before a password change or a revocation are void. Compared in whole
-        // seconds (the precision of `iat`), so a token issued in the same second survives: the
-        // one handed out with the change itself.
+        // Tokens from before a password change or a revocation are void. `iat` has whole
+        // seconds only, so this catches the earlier seconds; the exact cut is the session row,
+        // which the change deleted in the same transaction (checked next, and by `renew`).
         let void_before = [user.password_changed_at, user.sessions_revoked_at]
             .into_iter()
             .flatten()
@@ -89,6 +90,11 @@ impl Core {
             return Err(ServiceError::InvalidToken);
         }
         if claims.exp > now.timestamp() {
+            // An unexpired token is always its session's current one (only expired tokens are
+            // renewed), so a token that is not current belongs to an ended session.
+            if !state.current {
+                return Err(ServiceError::InvalidToken);
+            }
             return Ok(Authenticated {
                 user,
                 claims,
@@ -107,8 +113,16 @@ impl Core {
                 self.settings.renew_window_secs,
             )
             .await?;
-        let Renewal::Renewed { jti, issued_at } = renewal else {
-            return Err(ServiceError::TokenRenewFailed);
+        let (jti, issued_at) = match renewal {
+            Renewal::Renewed { jti, issued_at } => (jti, issued_at),
+            Renewal::Refused => return Err(ServiceError::TokenRenewFailed),
+            Renewal::Reused => {
+                tracing::warn!(
+                    user_id = claims.user_id,
+                    "a renewed token was presented after its grace window; session ended"
+                );
+                return Err(ServiceError::TokenRenewFailed);
+            }
         };
         // Tokens are a pure function of their claims (EdDSA and HMAC signatures are
         // deterministic), so every request that gets the same (jti, issued_at) signs the same

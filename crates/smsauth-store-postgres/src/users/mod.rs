@@ -190,6 +190,7 @@ impl UserStore for PgStore {
         let now = ms(now);
         let mut tx = self.write_tx().await?;
         // `Some("")` clears a field, `None` leaves it alone.
+        let password_changed = draft.password_hash.is_some();
         let clear = |v: &Option<String>| v.as_deref() == Some("");
         let result = sqlx::query(
             "UPDATE users SET
@@ -218,6 +219,13 @@ impl UserStore for PgStore {
         .map_err(map_err)?;
         if result.rows_affected() == 0 {
             return Err(StoreError::NotFound);
+        }
+        if password_changed {
+            sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
         }
         if let Some(roles) = draft.roles.as_deref() {
             set_roles(&mut tx, id, Some(roles), now).await?;
@@ -278,18 +286,27 @@ impl UserStore for PgStore {
         Ok((users, count.max(0) as u64))
     }
 
+    /// Sets the hash and ends every session of the user in one transaction: tokens issued
+    /// before a password change stop working at once, not at the next whole second (SPEC §5.5).
     async fn set_password(&self, user_id: i64, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $3 WHERE id = $4",
+            "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2
+             WHERE id = $3",
         )
         .bind(hash)
         .bind(ms(now))
-        .bind(ms(now))
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        found(done)
+        found(done)?;
+        sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
     }
 
     async fn has_role_holder(&self, role: &str) -> StoreResult<bool> {

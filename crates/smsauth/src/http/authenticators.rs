@@ -7,7 +7,7 @@ use smsauth_core::domain::authenticator::{
     AUTH_TYPES, Authenticator, AuthenticatorDraft, auth_type_title,
 };
 
-use super::extract::{Admin, Params, Values};
+use super::extract::{Admin, Root, Params, Values};
 use super::{ApiError, ApiResult, AppState, data};
 
 /// Enabled authenticators with `options.public` flattened into `options`; private options never
@@ -69,7 +69,7 @@ fn draft(values: &Values) -> ApiResult<AuthenticatorDraft> {
     })
 }
 
-pub async fn create(State(app): State<AppState>, _: Admin, values: Values) -> ApiResult<Response> {
+pub async fn create(State(app): State<AppState>, _: Root, values: Values) -> ApiResult<Response> {
     let d = draft(&values)?;
     app.core.check_authenticator(&d, None).await?;
     let now = app.core.clock.now();
@@ -78,7 +78,7 @@ pub async fn create(State(app): State<AppState>, _: Admin, values: Values) -> Ap
 
 pub async fn update(
     State(app): State<AppState>,
-    _: Admin,
+    _: Root,
     params: Params,
     values: Values,
 ) -> ApiResult<Response> {
@@ -103,7 +103,7 @@ pub async fn update(
     ))
 }
 
-pub async fn destroy(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
+pub async fn destroy(State(app): State<AppState>, _: Root, params: Params) -> ApiResult<Response> {
     app.core.config.delete_authenticator(params.id()?).await?;
     Ok(data(Value::Null))
 }
@@ -111,7 +111,7 @@ pub async fn destroy(State(app): State<AppState>, _: Admin, params: Params) -> A
 /// `authenticators:move` with `{sourceId, targetId}` as NocoBase's sortable table sends it.
 pub async fn move_one(
     State(app): State<AppState>,
-    _: Admin,
+    _: Root,
     values: Values,
 ) -> ApiResult<Response> {
     let id = |key: &str| -> ApiResult<i64> {

@@ -35,6 +35,12 @@ impl ApiError {
         }
     }
 
+    /// The same code with another message.
+    pub fn with_key(mut self, key: &'static str) -> ApiError {
+        self.key = key;
+        self
+    }
+
     fn keyed(status: StatusCode, code: &'static str, key: &'static str) -> ApiError {
         ApiError {
             key,
@@ -112,6 +118,11 @@ impl From<ServiceError> for ApiError {
                     Some(s) => err.retry(s),
                     None => err,
                 }
+            }
+            E::PasswordThrottled { retry_after_secs } => {
+                ApiError::keyed(S::TOO_MANY_REQUESTS, "TooManyAttempts", "TooManyPasswordAttempts")
+                    .param("time", retry_after_secs.max(1))
+                    .retry(retry_after_secs)
             }
             E::AuthenticatorNotFound => ApiError::new(S::BAD_REQUEST, "AUTHENTICATOR_NOT_FOUND"),
             E::PhoneNotRegistered => ApiError::new(S::UNAUTHORIZED, "PHONE_NOT_REGISTERED"),

@@ -174,25 +174,40 @@ where
     }
 }
 
-/// The TCP peer, unless the peer is a trusted proxy: then the right-most `X-Forwarded-For`
-/// entry that is not itself a trusted proxy. Left-hand entries are client-controlled and
-/// ignored, so a forged header cannot move a caller out of its rate-limit bucket.
+/// The TCP peer, unless the peer is a trusted proxy: then `X-Forwarded-For` is walked from the
+/// right over trusted proxies, and the first entry that is not one is the client (SPEC §8).
+/// Left-hand entries are client-controlled and never reached while a hop to their right is
+/// untrusted, so a forged header cannot move a caller out of its rate-limit bucket.
+///
+/// An entry that is not a plain IP address (`198.51.100.8:5555`, `[2001:db8::8]:443`, `unknown`,
+/// `198.051.100.009`) ends the walk and the last trusted hop is taken as the client: skipping it
+/// would hand the choice of bucket to whatever the attacker wrote to its left.
 pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
         return peer;
     }
-    let chain: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    chain
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
+    let mut entries: Vec<&str> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            // Not even text: nothing in this header can be believed.
+            return peer;
+        };
+        entries.extend(text.split(','));
+    }
+    let mut client = peer;
+    for entry in entries.into_iter().rev() {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            return client;
+        };
+        // An IPv4-mapped IPv6 address is the IPv4 address for every limit.
+        let ip = ip.to_canonical();
+        if !trusted.contains(&ip) {
+            return ip;
+        }
+        client = ip;
+    }
+    client
 }
 
 /// Slot through which an extractor hands a renewed token to the envelope middleware, which
@@ -241,6 +256,29 @@ where
             *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
         }
         Ok(Caller(auth))
+    }
+}
+
+/// A caller with role `root` (ACL "root"); others get 403 `FORBIDDEN`. Every write of
+/// authentication configuration needs it (SPEC §3, §6.5): whoever decides how users prove who
+/// they are can sign in as anyone, so an `admin` who could point a verifier at their own server
+/// could read a root user's code and become root.
+#[derive(Debug, Clone)]
+pub struct Root(pub Authenticated);
+
+impl<S> FromRequestParts<S> for Root
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(auth) = Caller::from_request_parts(parts, state).await?;
+        if !auth.user.is_root() {
+            return Err(ApiError::forbidden());
+        }
+        Ok(Root(auth))
     }
 }
 

@@ -5,6 +5,7 @@ mod authenticators;
 mod error;
 pub mod extract;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 mod sessions;
 mod sms_otp;
@@ -47,8 +48,10 @@ pub struct HttpSettings {
 pub struct AppState {
     pub core: Core,
     pub http: Arc<HttpSettings>,
-    pub readiness: Arc<dyn health::Probe>,
+    /// What `/readyz` checks, in order.
+    pub readiness: Arc<Vec<Arc<dyn health::Probe>>>,
     pub metrics: Arc<metrics::Metrics>,
+    pub limits: limits::RequestLimits,
 }
 
 /// `{"data": value}`.
@@ -139,6 +142,14 @@ pub fn router(state: AppState) -> Router {
         // A panic is a bug; the client still gets the envelope (500 INTERNAL_ERROR) and the
         // server keeps serving.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(
+            state.limits.clone(),
+            limits::body_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.limits.clone(),
+            limits::shed,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), envelope))
         .layer(
             CorsLayer::new()

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::json;
 use smsauth_core::domain::token_policy::{TokenPolicy, TokenPolicyConfig};
 
-use super::extract::{Admin, Values};
+use super::extract::{Admin, Root, Values};
 use super::{ApiError, ApiResult, AppState, data};
 
 const KEY: &str = "token-policy-config";
@@ -20,18 +20,24 @@ pub async fn get_policy(State(app): State<AppState>, _: Admin) -> ApiResult<Resp
 /// fields keep their current value.
 pub async fn update_policy(
     State(app): State<AppState>,
-    _: Admin,
+    _: Root,
     values: Values,
 ) -> ApiResult<Response> {
     let current = app.core.config.token_policy().await?.to_config();
-    let src = values.0.get("config").unwrap_or(&values.0);
+    let invalid =
+        |field: &str| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", field);
+    // `config` is the policy object; anything else there (a string, an array) is a client bug
+    // that must be refused rather than read as "no change" (SPEC §15.7).
+    let src = match values.0.get("config") {
+        None => &values.0,
+        Some(v @ serde_json::Value::Object(_)) => v,
+        Some(_) => return Err(invalid("config")),
+    };
     let field = |k: &str, cur: &str| -> ApiResult<String> {
         match src.get(k) {
             None | Some(serde_json::Value::Null) => Ok(cur.to_string()),
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(
-                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", k),
-            ),
+            Some(_) => Err(invalid(k)),
         }
     };
     let config = TokenPolicyConfig {

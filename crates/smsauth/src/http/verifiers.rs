@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use smsauth_core::domain::phone::mask;
 use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
 
-use super::extract::{Admin, Caller, Ctx, Params, Values};
+use super::extract::{Admin, Root, Caller, Ctx, Params, Values};
 use super::{ApiError, ApiResult, AppState, data};
 
 const SMS_OTP_TITLE: &str = "SMS OTP";
@@ -102,7 +102,7 @@ fn draft(values: &Values) -> ApiResult<VerifierDraft> {
     })
 }
 
-pub async fn create(State(app): State<AppState>, _: Admin, values: Values) -> ApiResult<Response> {
+pub async fn create(State(app): State<AppState>, _: Root, values: Values) -> ApiResult<Response> {
     let d = app.core.prepare_verifier(draft(&values)?, None).await?;
     let now = app.core.clock.now();
     let created = app.core.config.create_verifier(d, now).await?;
@@ -111,7 +111,7 @@ pub async fn create(State(app): State<AppState>, _: Admin, values: Values) -> Ap
 
 pub async fn update(
     State(app): State<AppState>,
-    _: Admin,
+    _: Root,
     params: Params,
     values: Values,
 ) -> ApiResult<Response> {
@@ -128,7 +128,7 @@ pub async fn update(
     Ok(data(app.core.masked_verifier(updated)))
 }
 
-pub async fn destroy(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
+pub async fn destroy(State(app): State<AppState>, _: Root, params: Params) -> ApiResult<Response> {
     app.core.config.delete_verifier(params.tk()?).await?;
     Ok(data(Value::Null))
 }

@@ -57,6 +57,12 @@ pub const CATALOG: &[(&str, &str, &str, &str)] = &[
         "Te veel mislukte pogingen. Vraag een nieuwe verificatiecode aan.",
     ),
     (
+        "TooManyPasswordAttempts",
+        "Too many failed sign-in attempts. Please try again in {{time}} seconds.",
+        "登录失败次数过多，请 {{time}} 秒后再试。",
+        "Te veel mislukte aanmeldpogingen. Probeer het over {{time}} seconden opnieuw.",
+    ),
+    (
         "AUTHENTICATOR_NOT_FOUND",
         "Authenticator not found or disabled",
         "认证器不存在或已禁用",
@@ -204,9 +210,9 @@ pub const CATALOG: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "INVALID_OPTIONS",
-        "The options must be an object",
-        "选项必须是一个对象",
-        "De opties moeten een object zijn",
+        "Invalid authenticator options: {{field}}",
+        "认证器选项无效：{{field}}",
+        "Ongeldige opties van de authenticator: {{field}}",
     ),
     (
         "INVALID_VERIFICATION_TYPE",
@@ -231,6 +237,30 @@ pub const CATALOG: &[(&str, &str, &str, &str)] = &[
         "Invalid value for {{field}}",
         "{{field}} 的值无效",
         "Ongeldige waarde voor {{field}}",
+    ),
+    (
+        "MISSING_IDENTIFIER",
+        "Please enter a username, an email address or a phone number",
+        "请至少填写用户名、邮箱或手机号中的一项",
+        "Vul een gebruikersnaam, een e-mailadres of een telefoonnummer in",
+    ),
+    (
+        "REQUEST_TIMEOUT",
+        "The request took too long to arrive",
+        "请求发送超时",
+        "Het verzoek kwam te traag binnen",
+    ),
+    (
+        "URI_TOO_LONG",
+        "The request address is too long",
+        "请求地址过长",
+        "Het adres van de aanvraag is te lang",
+    ),
+    (
+        "HEADERS_TOO_LARGE",
+        "The request headers are too large",
+        "请求头过大",
+        "De headers van de aanvraag zijn te groot",
     ),
     (
         "INVALID_JSON",
@@ -261,6 +291,12 @@ pub const CATALOG: &[(&str, &str, &str, &str)] = &[
         "The service is temporarily unavailable, please try again later",
         "服务暂时不可用，请稍后再试",
         "De dienst is tijdelijk niet beschikbaar, probeer het later opnieuw",
+    ),
+    (
+        "DependencyUnavailable",
+        "The service is not ready: {{dependency}} is not answering",
+        "服务尚未就绪：{{dependency}} 无响应",
+        "De dienst is niet gereed: {{dependency}} antwoordt niet",
     ),
     (
         "INTERNAL_ERROR",
