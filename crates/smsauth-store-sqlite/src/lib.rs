@@ -107,9 +107,8 @@ fn private_files(path: &Path) -> anyhow::Result<()> {
             };
             if meta.permissions().mode() & 0o077 != 0 {
                 tracing::warn!(path = %name.display(), "database file was readable by others; now 0600");
-                std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)).map_err(
-                    |e| anyhow::anyhow!("cannot make {} private: {e}", name.display()),
-                )?;
+                std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", name.display()))?;
             }
         }
     }

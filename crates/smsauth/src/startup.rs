@@ -19,11 +19,11 @@ use crate::backend::Backend;
 use crate::configuration::Settings;
 use crate::http::health::Probe;
 use crate::http::limits::RequestLimits;
-use crate::serve::{self, ConnLimits};
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, HttpSettings, router};
 use crate::jwt::JwtCodec;
 use crate::redis_counter::RedisRateCounter;
+use crate::serve::{self, ConnLimits};
 use crate::{bootstrap, keys};
 
 pub struct Application {

@@ -132,7 +132,9 @@ impl Core {
             )
             .await?
         {
-            let retry_after_secs = (until - self.clock.now()).num_seconds().max(1);
+            // Rounded up: "retry after 29 s" when 29.9 s remain would be refused again.
+            let left_ms = (until - self.clock.now()).num_milliseconds();
+            let retry_after_secs = ((left_ms + 999) / 1000).max(1);
             return Err(ServiceError::PasswordThrottled { retry_after_secs });
         }
         let pw = str_field(values, "password").unwrap_or("");

@@ -7,7 +7,7 @@ use smsauth_core::domain::authenticator::{
     AUTH_TYPES, Authenticator, AuthenticatorDraft, auth_type_title,
 };
 
-use super::extract::{Admin, Root, Params, Values};
+use super::extract::{Admin, Params, Root, Values};
 use super::{ApiError, ApiResult, AppState, data};
 
 /// Enabled authenticators with `options.public` flattened into `options`; private options never
@@ -109,11 +109,7 @@ pub async fn destroy(State(app): State<AppState>, _: Root, params: Params) -> Ap
 }
 
 /// `authenticators:move` with `{sourceId, targetId}` as NocoBase's sortable table sends it.
-pub async fn move_one(
-    State(app): State<AppState>,
-    _: Root,
-    values: Values,
-) -> ApiResult<Response> {
+pub async fn move_one(State(app): State<AppState>, _: Root, values: Values) -> ApiResult<Response> {
     let id = |key: &str| -> ApiResult<i64> {
         match values.0.get(key) {
             Some(Value::Number(n)) => n.as_i64().ok_or_else(|| ApiError::field(key)),

@@ -119,11 +119,13 @@ impl From<ServiceError> for ApiError {
                     None => err,
                 }
             }
-            E::PasswordThrottled { retry_after_secs } => {
-                ApiError::keyed(S::TOO_MANY_REQUESTS, "TooManyAttempts", "TooManyPasswordAttempts")
-                    .param("time", retry_after_secs.max(1))
-                    .retry(retry_after_secs)
-            }
+            E::PasswordThrottled { retry_after_secs } => ApiError::keyed(
+                S::TOO_MANY_REQUESTS,
+                "TooManyAttempts",
+                "TooManyPasswordAttempts",
+            )
+            .param("time", retry_after_secs.max(1))
+            .retry(retry_after_secs),
             E::AuthenticatorNotFound => ApiError::new(S::BAD_REQUEST, "AUTHENTICATOR_NOT_FOUND"),
             E::PhoneNotRegistered => ApiError::new(S::UNAUTHORIZED, "PHONE_NOT_REGISTERED"),
             E::InvalidAccount => ApiError::new(S::BAD_REQUEST, "INVALID_ACCOUNT"),

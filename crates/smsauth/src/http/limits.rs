@@ -60,9 +60,15 @@ pub async fn body_deadline(
                 closing(ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST"))
             };
         }
-        Err(_) => return closing(ApiError::new(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT")),
+        Err(_) => {
+            return closing(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+            ));
+        }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// An error after which the connection cannot be reused (the rest of the body is unread).

@@ -12,7 +12,9 @@ use super::{ApiResult, AppState, data};
 pub async fn sign_in(State(app): State<AppState>, ctx: Ctx, values: Values) -> ApiResult<Response> {
     // The fields either kind of sign-in reads must be strings when present: a number or an
     // object is refused with 400 rather than read as "missing".
-    for key in ["uuid", "phone", "code", "account", "email", "username", "password"] {
+    for key in [
+        "uuid", "phone", "code", "account", "email", "username", "password",
+    ] {
         values.str(key)?;
     }
     let ip = ctx.client_ip.to_string();

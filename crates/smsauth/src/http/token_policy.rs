@@ -24,8 +24,9 @@ pub async fn update_policy(
     values: Values,
 ) -> ApiResult<Response> {
     let current = app.core.config.token_policy().await?.to_config();
-    let invalid =
-        |field: &str| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", field);
+    let invalid = |field: &str| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", field)
+    };
     // `config` is the policy object; anything else there (a string, an array) is a client bug
     // that must be refused rather than read as "no change" (SPEC §15.7).
     let src = match values.0.get("config") {

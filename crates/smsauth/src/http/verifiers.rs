@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use smsauth_core::domain::phone::mask;
 use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
 
-use super::extract::{Admin, Root, Caller, Ctx, Params, Values};
+use super::extract::{Admin, Caller, Ctx, Params, Root, Values};
 use super::{ApiError, ApiResult, AppState, data};
 
 const SMS_OTP_TITLE: &str = "SMS OTP";

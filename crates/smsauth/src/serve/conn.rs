@@ -127,14 +127,11 @@ impl Registry {
     /// close. `false` when every connection is busy with a request.
     pub fn evict_oldest_idle(&self) -> bool {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let oldest = open
-            .values()
-            .filter(|c| c.idle())
-            .min_by_key(|c| {
-                let head = c.head_started.load(Ordering::Acquire);
-                let since = c.idle_since.load(Ordering::Acquire);
-                if head != 0 { head.min(since) } else { since }
-            });
+        let oldest = open.values().filter(|c| c.idle()).min_by_key(|c| {
+            let head = c.head_started.load(Ordering::Acquire);
+            let since = c.idle_since.load(Ordering::Acquire);
+            if head != 0 { head.min(since) } else { since }
+        });
         match oldest {
             Some(c) => {
                 c.evict.notify_one();

@@ -56,7 +56,9 @@ pub fn connection_cap(wanted: usize) -> usize {
     match limit.current {
         Some(soft) => {
             let room = soft.saturating_sub(reserved_fds(soft));
-            wanted.min(usize::try_from(room).unwrap_or(usize::MAX)).max(1)
+            wanted
+                .min(usize::try_from(room).unwrap_or(usize::MAX))
+                .max(1)
         }
         None => wanted.max(1),
     }

@@ -200,6 +200,15 @@ impl TestDb {
         }
     }
 
+    /// Runs a statement built at run time (test fixtures only).
+    pub async fn execute_owned(&self, sql: String) {
+        let sql = sqlx::AssertSqlSafe(sql);
+        match self {
+            TestDb::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+            TestDb::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+        }
+    }
+
     pub async fn fetch_string(&self, sql: &'static str) -> String {
         match self {
             TestDb::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),

@@ -12,6 +12,7 @@ mod instances;
 mod messages;
 mod password;
 mod robustness;
+mod security;
 mod send_code;
 mod sign_in;
 mod tokens;

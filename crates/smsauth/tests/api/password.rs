@@ -196,3 +196,82 @@ async fn password_guesses_share_the_per_address_attempt_budget() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
+
+/// A wrong password for `account`, from its own address each time (so that the per-address
+/// budget never decides).
+async fn guess(app: &crate::helpers::TestApp, account: &str, n: u32) -> crate::helpers::Resp {
+    let xff = format!("203.0.113.{}", n % 250);
+    app.post(
+        "auth:signIn",
+        json!({"account": account, "password": format!("guess-number-{n}")}),
+        &[("X-Forwarded-For", &xff)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn password_guessing_is_throttled_per_account_across_addresses() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    for account in ["root", "no-such-account"] {
+        for n in 0..10 {
+            guess(&app, account, n)
+                .await
+                .assert_error(401, "INVALID_CREDENTIALS");
+        }
+        // The eleventh waits 30 s, existing account or not, whatever the address.
+        let r = guess(&app, account, 10).await;
+        r.assert_error(429, "TooManyAttempts");
+        assert_eq!(r.header("retry-after"), Some("30"), "{account}");
+        // The throttle does not care how the account is spelt.
+        guess(&app, &account.to_uppercase(), 11)
+            .await
+            .assert_error(429, "TooManyAttempts");
+    }
+    // Even the right password waits: the throttle runs before the check.
+    app.post(
+        "auth:signIn",
+        json!({"account": "root", "password": ROOT_PASSWORD}),
+        &[],
+    )
+    .await
+    .assert_error(429, "TooManyAttempts");
+    // After the delay one more guess is evaluated; failing it doubles the delay.
+    app.advance(31);
+    guess(&app, "root", 12)
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+    let r = guess(&app, "root", 13).await;
+    r.assert_error(429, "TooManyAttempts");
+    assert_eq!(r.header("retry-after"), Some("60"));
+    // The owner gets in once the delay has passed, and success resets the count.
+    app.advance(61);
+    let r = app
+        .post(
+            "auth:signIn",
+            json!({"account": "root", "password": ROOT_PASSWORD}),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for n in 20..30 {
+        guess(&app, "root", n)
+            .await
+            .assert_error(401, "INVALID_CREDENTIALS");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_password_guesses_cannot_outrun_the_account_throttle() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let results = futures_util::future::join_all((0..40).map(|n| guess(&app, "root", n))).await;
+    let evaluated = results.iter().filter(|r| r.status == 401).count();
+    let throttled = results.iter().filter(|r| r.status == 429).count();
+    assert_eq!(evaluated, 10, "at most 10 guesses are evaluated");
+    assert_eq!(throttled, 30);
+}

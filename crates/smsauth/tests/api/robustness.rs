@@ -285,3 +285,74 @@ async fn metrics_are_off_by_default_and_count_answers_and_limit_refusals_when_on
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_forwarded_for_entry_that_is_not_a_plain_address_ends_the_walk() {
+    // Each malformed right-most entry must keep the attacker in the proxy's bucket; skipping
+    // it would let the left entry (attacker-chosen) pick a fresh bucket per request.
+    for junk in [
+        "198.51.100.8:5555",
+        "[2001:db8::8]:443",
+        "unknown",
+        "198.051.100.009",
+    ] {
+        let app = crate::helpers::spawn_app_with(|s| {
+            s.limits.send_per_ip_hour = 20;
+            s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        })
+        .await;
+        app.setup_sms(true).await;
+        let mut accepted = 0;
+        for i in 0..25 {
+            let xff = format!("203.0.113.{i}, {junk}");
+            let r = app
+                .post(
+                    "smsOTP:publicCreate",
+                    json!({"action": "auth:signIn", "verifier": "sms-webhook", "uuid": format!("+86138001381{i:02}")}),
+                    &[("X-Forwarded-For", &xff)],
+                )
+                .await;
+            if r.status == 200 {
+                accepted += 1;
+            } else {
+                r.assert_error(429, "RateLimit");
+            }
+        }
+        assert_eq!(accepted, 20, "{junk}: 25 sends from one client, 20 allowed");
+    }
+}
+
+#[tokio::test]
+async fn the_global_send_cap_is_on_by_default() {
+    let app = spawn_app().await;
+    assert_eq!(app.settings.limits.global_send_hour, 1000);
+    app.setup_sms(true).await;
+    // A thousand codes this hour, sent to other numbers from other addresses.
+    let now = app.clock_now().timestamp_millis();
+    let db = app.db().await;
+    let fill = match &db {
+        crate::helpers::TestDb::Sqlite(_) => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+             INSERT INTO otp_records (id, action, receiver, verifier_name, code_hash, status,
+                 failed_attempts, expires_at, client_ip, created_at, updated_at)
+             SELECT 'filler-' || i, 'auth:signIn', '+8613700' || (100000 + i), 'sms-webhook',
+                 X'00', 'used', 0, 0, '198.51.100.' || (i % 250), NOW_MS, NOW_MS FROM n"
+        }
+        crate::helpers::TestDb::Postgres(_) => {
+            "INSERT INTO otp_records (id, action, receiver, verifier_name, code_hash, status,
+                 failed_attempts, expires_at, client_ip, created_at, updated_at)
+             SELECT 'filler-' || i, 'auth:signIn', '+8613700' || (100000 + i), 'sms-webhook',
+                 '\\x00'::bytea, 'used', 0, 0, '198.51.100.' || (i % 250), NOW_MS, NOW_MS
+             FROM generate_series(1, 1000) AS i"
+        }
+    };
+    db.execute_owned(fill.replace("NOW_MS", &(now - 1000).to_string()))
+        .await;
+    db.close().await;
+    let r = app.send_code("+8613800138000").await;
+    r.assert_error(429, "RateLimit");
+    assert_eq!(app.sms.count(), 0);
+    // The hour passes: sending works again.
+    app.advance(3601);
+    assert_eq!(app.send_code("+8613800138000").await.status, 200);
+}
