@@ -175,10 +175,14 @@ pub async fn serve(
         .serve_connection(io, service);
     tokio::pin!(conn);
     loop {
+        // A head can start arriving at any moment and move the deadline closer; waking at
+        // least once per header timeout sees it in time to cut the head exactly at its
+        // deadline.
         let wake = match state.deadline_ms(&limits) {
             Some(at) => Duration::from_millis(at.saturating_sub(now_ms())),
             None => Duration::from_secs(1),
-        };
+        }
+        .min(limits.header_read_timeout);
         tokio::select! {
             _ = conn.as_mut() => break,
             _ = tokio::time::sleep(wake) => {

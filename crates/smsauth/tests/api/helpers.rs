@@ -65,6 +65,9 @@ pub struct FakeSms {
     pub status: Arc<AtomicU16>,
     pub delay_ms: Arc<AtomicU64>,
     pub bad_signatures: Arc<AtomicU64>,
+    /// Record the message before the delay, like a gateway that has sent the SMS and is slow
+    /// to answer.
+    pub record_first: Arc<std::sync::atomic::AtomicBool>,
 }
 
 async fn receive(State(fake): State<FakeSms>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -75,14 +78,18 @@ async fn receive(State(fake): State<FakeSms>, headers: HeaderMap, body: Bytes) -
         fake.bad_signatures.fetch_add(1, Ordering::SeqCst);
         return StatusCode::UNAUTHORIZED;
     }
+    let message: Value = serde_json::from_slice(&body).unwrap();
+    let record_first = fake.record_first.load(Ordering::SeqCst);
+    if record_first {
+        fake.messages.lock().unwrap().push(message.clone());
+    }
     let delay = fake.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    fake.messages
-        .lock()
-        .unwrap()
-        .push(serde_json::from_slice(&body).unwrap());
+    if !record_first {
+        fake.messages.lock().unwrap().push(message);
+    }
     match fake.status.load(Ordering::SeqCst) {
         0 => StatusCode::OK,
         s => StatusCode::from_u16(s).unwrap(),
@@ -135,7 +142,7 @@ pub struct TestApp {
 
 /// A fresh PostgreSQL database on the server named by `SMSAUTH_TEST_DATABASE_URL`, when set:
 /// the whole suite then runs against PostgreSQL (and Redis, with `SMSAUTH_TEST_REDIS_URL`).
-async fn test_database() -> Option<String> {
+pub async fn test_database() -> Option<String> {
     let base = std::env::var("SMSAUTH_TEST_DATABASE_URL").ok()?;
     let name = format!("smsauth_api_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(&base).await.unwrap();

@@ -6,13 +6,16 @@
 
 mod admin;
 mod bind;
+mod connections;
 mod failover;
 mod helpers;
 mod instances;
 mod messages;
 mod password;
+mod process;
 mod robustness;
 mod security;
 mod send_code;
 mod sign_in;
+mod storage;
 mod tokens;

@@ -1,0 +1,279 @@
+//! The connection layer against real sockets (SPEC §15.7): deadlines for request heads, idle
+//! keep-alive connections and bodies; load shedding; a connection cap that keeps the server
+//! reachable under a file limit; and the error envelope on requests hyper cannot parse.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{FakeSms, TestApp, spawn_app_with};
+use crate::process::ServerProcess;
+
+fn addr(app: &TestApp) -> String {
+    app.base.trim_start_matches("http://").to_string()
+}
+
+/// Reads until the server closes the connection (or `within` passes); returns what was read
+/// and whether it was closed.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buf = [0u8; 8192];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (out, true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+/// Status and JSON body of a raw HTTP/1.1 response.
+fn parse(raw: &[u8]) -> (u16, Value) {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head: {text}"));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, body)
+}
+
+#[track_caller]
+fn assert_envelope(raw: &[u8], status: u16, code: &str) {
+    let (got, body) = parse(raw);
+    assert_eq!(got, status, "{body}");
+    assert_eq!(body["errors"][0]["code"], code, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+/// Sends `raw` on a fresh connection and reads the whole answer.
+async fn exchange(app: &TestApp, raw: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr(app)).await.unwrap();
+    // The server may answer and close before it has read everything: ignore write errors.
+    let _ = s.write_all(raw).await;
+    read_until_closed(&mut s, Duration::from_secs(10)).await.0
+}
+
+#[tokio::test]
+async fn requests_hyper_cannot_parse_get_the_error_envelope() {
+    let app = spawn_app_with(|_| {}).await;
+    let long_uri = format!(
+        "GET /api/auth:check?x={} HTTP/1.1\r\nHost: a\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    assert_envelope(
+        &exchange(&app, long_uri.as_bytes()).await,
+        414,
+        "URI_TOO_LONG",
+    );
+    let mut many = String::from("GET /healthz HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..1000 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_envelope(
+        &exchange(&app, many.as_bytes()).await,
+        431,
+        "HEADERS_TOO_LARGE",
+    );
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(1 << 20)
+    );
+    assert_envelope(
+        &exchange(&app, huge.as_bytes()).await,
+        431,
+        "HEADERS_TOO_LARGE",
+    );
+    let nul = b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Nul: a\0b\r\n\r\n";
+    assert_envelope(&exchange(&app, nul).await, 400, "BAD_REQUEST");
+    let twice = b"POST /api/auth:check HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
+    assert_envelope(&exchange(&app, twice).await, 400, "BAD_REQUEST");
+    // Ordinary requests on the same server are unaffected.
+    let ok = exchange(
+        &app,
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        ok.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&ok)
+    );
+}
+
+#[tokio::test]
+async fn a_request_head_trickled_in_is_cut_at_the_header_deadline() {
+    let app = spawn_app_with(|s| s.http.header_read_timeout_secs = 1).await;
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let started = Instant::now();
+    s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let mut closed = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if s.write_all(b"X").await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut b = [0u8; 64];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(1), s.read(&mut b)).await {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a head trickled over 4 s was never cut");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+    let app = spawn_app_with(|s| s.http.idle_timeout_secs = 1).await;
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut buf = [0u8; 4096];
+    for _ in 0..3 {
+        // Shorter pauses than the timeout keep the connection.
+        s.write_all(request).await.unwrap();
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut s, Duration::from_secs(4)).await;
+    assert!(closed, "an idle connection was kept");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_body_trickled_past_the_body_deadline_is_cut_with_408() {
+    let app = spawn_app_with(|s| s.http.body_timeout_secs = 1).await;
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    s.write_all(
+        b"POST /api/authenticators:publicList HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..50 {
+        let _ = s.write_all(b" ").await;
+        match tokio::time::timeout(Duration::from_millis(100), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let (rest, closed) = read_until_closed(&mut s, Duration::from_secs(2)).await;
+    answer.extend(rest);
+    assert_envelope(&answer, 408, "REQUEST_TIMEOUT");
+    assert!(closed);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn requests_beyond_max_in_flight_are_shed_with_503() {
+    let app = spawn_app_with(|s| {
+        s.http.max_in_flight = 1;
+        s.http.body_timeout_secs = 3;
+    })
+    .await;
+    // One request holds the only slot while its body trickles in.
+    let mut slow = TcpStream::connect(addr(&app)).await.unwrap();
+    slow.write_all(
+        b"POST /api/authenticators:publicList HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = crate::helpers::into_resp(
+        app.http
+            .get(app.url("/api/authenticators:publicList"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(503, "SERVICE_UNAVAILABLE");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    // When the slot frees, requests are served again.
+    slow.write_all(b"}        ").await.unwrap();
+    let _ = read_until_closed(&mut slow, Duration::from_millis(300)).await;
+    drop(slow);
+    let r = app.get("authenticators:publicList", &[]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn idle_and_slow_clients_cannot_starve_others_under_a_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SMSAUTH_HTTP__HEADER_READ_TIMEOUT_SECS", "2".to_string())];
+    let server = ServerProcess::start(dir.path(), None, &env, Some(256));
+    let (sms, sms_url) = FakeSms::start().await;
+    let app = server.app(&sms, &sms_url);
+    let target = app.base.trim_start_matches("http://").to_string();
+    // 400 idle connections, more than the file limit allows, and 100 slowloris heads.
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        if let Ok(s) = TcpStream::connect(&target).await {
+            idle.push(s);
+        }
+    }
+    let mut slow = Vec::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = TcpStream::connect(&target).await {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nX-A: ").await;
+            slow.push(s);
+        }
+    }
+    // A legitimate client is served at once.
+    let started = Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.get("authenticators:publicList", &[]),
+    )
+    .await
+    .expect("a legitimate request was not answered within 5 s");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The slow heads are cut at the header deadline.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut cut = 0;
+    for s in &mut slow {
+        let mut b = [0u8; 16];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(20), s.read(&mut b)).await
+        {
+            cut += 1;
+        }
+    }
+    assert_eq!(cut, slow.len(), "every slow head was closed");
+    // And the server still serves.
+    let r = app.get("authenticators:publicList", &[]).await;
+    assert_eq!(r.status, 200);
+    drop(idle);
+}
