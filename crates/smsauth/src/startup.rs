@@ -133,6 +133,12 @@ impl Application {
         })
     }
 
+    /// The whole HTTP surface as a service, for driving it in process without sockets (the
+    /// fuzz targets do).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }

@@ -102,7 +102,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn len(&self) -> usize {
+    pub fn open_count(&self) -> usize {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 

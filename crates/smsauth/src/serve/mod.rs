@@ -86,7 +86,8 @@ pub async fn run(
         while tasks.try_join_next().is_some() {}
         match accepted {
             Ok((stream, peer)) => {
-                if registry.len() >= limits.max_connections && !registry.evict_oldest_idle() {
+                if registry.open_count() >= limits.max_connections && !registry.evict_oldest_idle()
+                {
                     // Every connection is busy with a request: this one cannot be served now.
                     tracing::warn!(
                         max_connections = limits.max_connections,

@@ -233,15 +233,22 @@ async fn idle_and_slow_clients_cannot_starve_others_under_a_file_limit() {
     let app = server.app(&sms, &sms_url);
     let target = app.base.trim_start_matches("http://").to_string();
     // 400 idle connections, more than the file limit allows, and 100 slowloris heads.
+    // A connect the server never accepts waits in the kernel's backlog: bound each one.
+    let connect = |target: String| async move {
+        tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(target))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
     let mut idle = Vec::new();
     for _ in 0..400 {
-        if let Ok(s) = TcpStream::connect(&target).await {
+        if let Some(s) = connect(target.clone()).await {
             idle.push(s);
         }
     }
     let mut slow = Vec::new();
     for _ in 0..100 {
-        if let Ok(mut s) = TcpStream::connect(&target).await {
+        if let Some(mut s) = connect(target.clone()).await {
             let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nX-A: ").await;
             slow.push(s);
         }

@@ -11,6 +11,7 @@ mod failover;
 mod helpers;
 mod instances;
 mod messages;
+mod model;
 mod password;
 mod process;
 mod robustness;
