@@ -228,11 +228,11 @@ async fn requests_beyond_max_in_flight_are_shed_with_503() {
 async fn idle_and_slow_clients_cannot_starve_others_under_a_file_limit() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("SMSAUTH_HTTP__HEADER_READ_TIMEOUT_SECS", "2".to_string())];
-    let server = ServerProcess::start(dir.path(), None, &env, Some(256));
+    let server = ServerProcess::start(dir.path(), None, &env, Some(1024));
     let (sms, sms_url) = FakeSms::start().await;
     let app = server.app(&sms, &sms_url);
     let target = app.base.trim_start_matches("http://").to_string();
-    // 400 idle connections, more than the file limit allows, and 100 slowloris heads.
+    // 1,100 idle connections, more than the file limit allows, and 100 slowloris heads.
     // A connect the server never accepts waits in the kernel's backlog: bound each one.
     let connect = |target: String| async move {
         tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(target))
@@ -241,7 +241,7 @@ async fn idle_and_slow_clients_cannot_starve_others_under_a_file_limit() {
             .and_then(Result::ok)
     };
     let mut idle = Vec::new();
-    for _ in 0..400 {
+    for _ in 0..1100 {
         if let Some(s) = connect(target.clone()).await {
             idle.push(s);
         }
