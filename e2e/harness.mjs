@@ -2,7 +2,7 @@
 // directory, a webhook SMS gateway that checks X-Signature-256 and records codes, and Chromium.
 import { spawn } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,8 +19,13 @@ export async function startServer() {
   const bin = process.env.SMSAUTH_BIN || path.join(root, 'target', 'release', 'smsauth');
   const child = spawn(bin, ['serve'], {
     env: {
-      ...process.env, SMSAUTH_LISTEN: '127.0.0.1:0', SMSAUTH_DATA_DIR: dataDir,
-      INIT_ROOT_PASSWORD: ROOT_PASSWORD, SMSAUTH_DEFAULT_REGION: 'CN', RUST_LOG: 'info', NO_COLOR: '1',
+      ...process.env,
+      SMSAUTH_LISTEN: '127.0.0.1:0',
+      SMSAUTH_DATA_DIR: dataDir,
+      INIT_ROOT_PASSWORD: ROOT_PASSWORD,
+      SMSAUTH_DEFAULT_REGION: 'CN',
+      RUST_LOG: 'info',
+      NO_COLOR: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -30,7 +35,10 @@ export async function startServer() {
     const onData = (chunk) => {
       output += chunk;
       const m = /smsauth listening addr=(\S+)/.exec(output);
-      if (m) { clearTimeout(timer); resolve(`http://${m[1]}`); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://${m[1]}`);
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -39,7 +47,10 @@ export async function startServer() {
   return {
     base,
     logs: () => output,
-    stop: () => { child.kill('SIGTERM'); rmSync(dataDir, { recursive: true, force: true }); },
+    stop: () => {
+      child.kill('SIGTERM');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -52,7 +63,7 @@ export async function startGateway() {
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const expected = Buffer.from('sha256=' + createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex'));
+      const expected = Buffer.from(`sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`);
       const got = Buffer.from(String(req.headers['x-signature-256'] || ''));
       if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
         rejected += 1;
@@ -76,8 +87,16 @@ export async function startGateway() {
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -87,7 +106,10 @@ export const PHONE = { width: 360, height: 740 };
 /** Saves `name-desktop.png` and `name-phone.png` of the current page. */
 export async function screenshots(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+  for (const [label, size] of [
+    ['desktop', DESKTOP],
+    ['phone', PHONE],
+  ]) {
     await page.setViewportSize(size);
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${label}.png`), fullPage: true });
   }
@@ -107,9 +129,11 @@ export async function eventually(fn, ms = 5000) {
 
 /** Fails when a visible form control has neither a <label> nor an aria-label. */
 export async function assertLabelled(page) {
-  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
-    .filter((e) => e.type !== 'hidden' && e.offsetParent !== null)
-    .filter((e) => (!e.labels || e.labels.length === 0) && !e.getAttribute('aria-label'))
-    .map((e) => e.id || e.name || e.outerHTML.slice(0, 60)));
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea')]
+      .filter((e) => e.type !== 'hidden' && e.offsetParent !== null)
+      .filter((e) => (!e.labels || e.labels.length === 0) && !e.getAttribute('aria-label'))
+      .map((e) => e.id || e.name || e.outerHTML.slice(0, 60)),
+  );
   if (unlabelled.length) throw new Error(`controls without a label: ${unlabelled.join(', ')}`);
 }

@@ -1,7 +1,18 @@
 // The pages in a real browser, as an operator and a user meet them.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { ROOT_PASSWORD, WEBHOOK_SECRET, DESKTOP, assertLabelled, eventually, launchBrowser, screenshots, startGateway, startServer } from '../harness.mjs';
+import {
+  assertLabelled,
+  DESKTOP,
+  eventually,
+  launchBrowser,
+  ROOT_PASSWORD,
+  screenshots,
+  startGateway,
+  startServer,
+  WEBHOOK_SECRET,
+} from '../harness.mjs';
 
 const USER_PHONE = '+8613800138000';
 const SECOND_PHONE = '+8613800138001';
@@ -22,7 +33,9 @@ after(async () => {
 async function newPage(locale = 'en-US') {
   const context = await browser.newContext({ viewport: DESKTOP, locale });
   const page = await context.newPage();
-  page.on('pageerror', (e) => { throw e; });
+  page.on('pageerror', (e) => {
+    throw e;
+  });
   return page;
 }
 
@@ -80,7 +93,7 @@ test('an admin signs in with a password and configures a webhook verifier and an
   await page.getByLabel('Enable basic').uncheck();
   await page.getByText('Please keep and enable at least one authenticator').waitFor();
   await page.getByLabel('Enable sms').check();
-  await eventually(async () => (await page.getByLabel('Enable sms').isChecked()));
+  await eventually(async () => await page.getByLabel('Enable sms').isChecked());
 
   await page.getByRole('tab', { name: 'Token policy' }).click();
   await page.locator('#policy-tokenExpirationTime').fill('30');
@@ -188,5 +201,33 @@ test('the sign-in page follows Accept-Language and refuses foreign redirects', a
   await eventually(async () => (await page.locator('#user-table tbody tr').count()) === 1);
   await assertLabelled(page);
   await screenshots(page, 'admin-users');
+  await page.context().close();
+});
+
+test('the sign-in page speaks German, Japanese, French and Russian, chosen by the browser or the switcher', async () => {
+  const load = (locale) =>
+    JSON.parse(readFileSync(new URL(`../../crates/smsauth/src/i18n/locales/${locale}.json`, import.meta.url), 'utf8'));
+  for (const locale of ['de-DE', 'ja-JP', 'fr-FR', 'ru-RU']) {
+    const texts = load(locale);
+    const page = await newPage(locale);
+    await page.goto(`${server.base}/signin`);
+    await page.getByRole('heading', { name: texts['signin.title'] }).waitFor();
+    await page.getByRole('tab', { name: texts['signin.tabPassword'] }).click();
+    await page.getByLabel(texts['signin.account']).fill('nobody');
+    // The tab and the field share the word "password" in several languages: the field by role.
+    await page.getByRole('textbox', { name: texts['signin.password'], exact: true }).fill('not-the-password');
+    await page.getByRole('button', { name: texts['signin.submit'] }).click();
+    // The server's message comes from the same catalogue.
+    await page.getByText(texts.INVALID_CREDENTIALS).waitFor();
+    assert.equal(await page.locator('#language').inputValue(), locale);
+    await assertLabelled(page);
+    await screenshots(page, `signin-${locale}`);
+    await page.context().close();
+  }
+  // The switcher changes the language in place.
+  const page = await newPage('en-US');
+  await page.goto(`${server.base}/signin`);
+  await page.locator('#language').selectOption('ko-KR');
+  await page.getByRole('heading', { name: load('ko-KR')['signin.title'] }).waitFor();
   await page.context().close();
 });

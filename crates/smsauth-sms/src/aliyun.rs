@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
 
@@ -18,7 +19,7 @@ pub struct AliyunSender {
     http: reqwest::Client,
     endpoint: Endpoint,
     access_key_id: String,
-    access_key_secret: String,
+    access_key_secret: SecretString,
     sign_name: String,
     template: String,
     timeout: Duration,
@@ -30,7 +31,7 @@ impl AliyunSender {
             http,
             endpoint: Endpoint::parse(str_setting(s, "endpoint").unwrap_or(DEFAULT_ENDPOINT))?,
             access_key_id: str_setting(s, "accessKeyId")?.to_string(),
-            access_key_secret: str_setting(s, "accessKeySecret")?.to_string(),
+            access_key_secret: str_setting(s, "accessKeySecret")?.into(),
             sign_name: str_setting(s, "sign")?.to_string(),
             template: str_setting(s, "template")?.to_string(),
             timeout: timeout(s),
@@ -78,7 +79,7 @@ impl SmsSender for AliyunSender {
                 body: b"",
             },
             &self.access_key_id,
-            &self.access_key_secret,
+            self.access_key_secret.expose_secret(),
         );
         let mut req = self
             .http

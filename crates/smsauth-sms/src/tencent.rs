@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
 
@@ -17,7 +18,7 @@ pub struct TencentSender {
     http: reqwest::Client,
     endpoint: Endpoint,
     secret_id: String,
-    secret_key: String,
+    secret_key: SecretString,
     region: String,
     sign_name: String,
     app_id: String,
@@ -31,7 +32,7 @@ impl TencentSender {
             http,
             endpoint: Endpoint::parse(str_setting(s, "endpoint").unwrap_or(DEFAULT_ENDPOINT))?,
             secret_id: str_setting(s, "secretId")?.to_string(),
-            secret_key: str_setting(s, "secretKey")?.to_string(),
+            secret_key: str_setting(s, "secretKey")?.into(),
             region: str_setting(s, "region")?.to_string(),
             sign_name: str_setting(s, "SignName")?.to_string(),
             app_id: str_setting(s, "SmsSdkAppId")?.to_string(),
@@ -89,7 +90,7 @@ impl SmsSender for TencentSender {
                 timestamp,
             },
             &self.secret_id,
-            &self.secret_key,
+            self.secret_key.expose_secret(),
         );
         let resp = self
             .http

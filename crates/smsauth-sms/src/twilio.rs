@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
 
@@ -15,7 +16,7 @@ pub struct TwilioSender {
     http: reqwest::Client,
     endpoint: Endpoint,
     account_sid: String,
-    auth_token: String,
+    auth_token: SecretString,
     /// `("From", number)` or `("MessagingServiceSid", sid)`.
     sender: (&'static str, String),
     timeout: Duration,
@@ -36,7 +37,7 @@ impl TwilioSender {
             http,
             endpoint: Endpoint::parse(str_setting(s, "baseUrl").unwrap_or(DEFAULT_BASE_URL))?,
             account_sid: str_setting(s, "accountSid")?.to_string(),
-            auth_token: str_setting(s, "authToken")?.to_string(),
+            auth_token: str_setting(s, "authToken")?.into(),
             sender,
             timeout: timeout(s),
             settings: s.clone(),
@@ -71,7 +72,7 @@ impl SmsSender for TwilioSender {
             .http
             .post(url)
             .timeout(self.timeout)
-            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
             .form(&form)
             .send()
             .await

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
@@ -15,7 +16,7 @@ use crate::common::{str_setting, timeout};
 pub struct WebhookSender {
     http: reqwest::Client,
     url: reqwest::Url,
-    secret: Option<String>,
+    secret: Option<SecretString>,
     timeout: Duration,
     headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     /// For the message templates.
@@ -36,7 +37,7 @@ impl WebhookSender {
     /// Builds from validated settings; `None` when they are unusable.
     pub fn from_settings(http: reqwest::Client, s: &Value) -> Option<WebhookSender> {
         let url = reqwest::Url::parse(str_setting(s, "url")?).ok()?;
-        let secret = str_setting(s, "secret").map(str::to_string);
+        let secret = str_setting(s, "secret").map(SecretString::from);
         let headers = s
             .get("headers")
             .and_then(Value::as_object)
@@ -85,7 +86,7 @@ impl SmsSender for WebhookSender {
         if let Some(secret) = &self.secret {
             req = req.header(
                 "X-Signature-256",
-                signature_header(secret.as_bytes(), body.as_bytes()),
+                signature_header(secret.expose_secret().as_bytes(), body.as_bytes()),
             );
         }
         let resp = req

@@ -10,17 +10,21 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use smsauth_core::domain::authenticator::AuthenticatorDraft;
 use smsauth_core::domain::otp::{CodeHasher, OtpAction, OtpCode};
+use smsauth_core::domain::token_policy::TokenPolicy;
+use smsauth_core::domain::user::UserDraft;
+use smsauth_core::domain::verifier::VerifierDraft;
 use smsauth_core::ports::otp_store::{
-    Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, SendLimits, ThrottlePolicy,
+    Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, SendLimit, SendLimits, ThrottlePolicy,
 };
 use smsauth_core::ports::store::{
-    ConfigStore, Conflict, PageRequest, StoreError, UserFilter, UserStore,
+    ConfigStore, Conflict, PageRequest, Renewal, Session, SessionStore, StoreError, UserFilter,
+    UserStore,
 };
 use uuid::Uuid;
 
 /// What a store must implement to be held to these stories.
-pub trait Store: UserStore + ConfigStore + OtpStore + 'static {}
-impl<T: UserStore + ConfigStore + OtpStore + 'static> Store for T {}
+pub trait Store: UserStore + ConfigStore + SessionStore + OtpStore + 'static {}
+impl<T: UserStore + ConfigStore + SessionStore + OtpStore + 'static> Store for T {}
 
 const PHONE: &str = "+8613800138000";
 const NO_LIMITS: SendLimits = SendLimits {
@@ -166,4 +170,601 @@ pub async fn concurrent_disables_keep_one_authenticator_enabled<S: Store>(store:
         .filter(|a| a.enabled)
         .count();
     assert_eq!(enabled, 1);
+}
+
+fn page(page: u32, page_size: u32) -> PageRequest {
+    PageRequest { page, page_size }
+}
+
+fn draft(username: &str, phone: Option<&str>, roles: Option<&[&str]>) -> UserDraft {
+    UserDraft {
+        nickname: Some(username.to_uppercase()),
+        username: Some(username.into()),
+        email: Some(format!("{username}@example.com")),
+        phone: phone.map(str::to_string),
+        password_hash: Some(format!("hash-of-{username}")),
+        roles: roles.map(|r| r.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+/// Users: create with roles, find by id, account and phone, update (set, keep, clear), unique
+/// fields named in the conflict, unknown roles refused, search and paging, delete.
+pub async fn users_round_trip<S: Store>(store: Arc<S>) {
+    let ada = store
+        .create_user(draft("ada", Some(PHONE), Some(&["admin"])), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        ada.roles
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        ["admin"]
+    );
+    let bob = store
+        .create_user(draft("bob", None, None), now())
+        .await
+        .unwrap();
+    assert_eq!(bob.roles[0].name, "member", "the default role");
+    assert_eq!(store.user(ada.id).await.unwrap().unwrap(), ada);
+    assert_eq!(
+        store.user_by_phone(PHONE).await.unwrap().unwrap().id,
+        ada.id
+    );
+    for account in ["ada", "ada@example.com"] {
+        let (user, hash) = store.user_by_account(account).await.unwrap().unwrap();
+        assert_eq!(user.id, ada.id);
+        assert_eq!(hash.as_deref(), Some("hash-of-ada"));
+    }
+    assert!(store.user_by_account("nobody").await.unwrap().is_none());
+    assert_eq!(
+        store.password_hash(bob.id).await.unwrap().as_deref(),
+        Some("hash-of-bob")
+    );
+    for (dup, field) in [
+        (
+            UserDraft {
+                username: Some("ada".into()),
+                ..Default::default()
+            },
+            "username",
+        ),
+        (
+            UserDraft {
+                username: Some("carl".into()),
+                phone: Some(PHONE.into()),
+                ..Default::default()
+            },
+            "phone",
+        ),
+    ] {
+        match store.create_user(dup, now()).await {
+            Err(StoreError::Conflict(Conflict::Duplicate(f))) => assert_eq!(f, field),
+            other => panic!("expected a duplicate {field}: {other:?}"),
+        }
+    }
+    match store
+        .create_user(draft("dan", None, Some(&["emperor"])), now())
+        .await
+    {
+        Err(StoreError::Conflict(Conflict::UnknownRole)) => {}
+        other => panic!("expected an unknown role: {other:?}"),
+    }
+    let later = now() + Duration::seconds(5);
+    let updated = store
+        .update_user(
+            bob.id,
+            UserDraft {
+                nickname: Some(String::new()),
+                phone: Some("+8613900139000".into()),
+                roles: Some(vec!["admin".into(), "member".into()]),
+                ..Default::default()
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.nickname, None, "Some(\"\") clears");
+    assert_eq!(updated.username.as_deref(), Some("bob"), "None keeps");
+    assert_eq!(updated.phone.as_deref(), Some("+8613900139000"));
+    assert_eq!(updated.roles.len(), 2);
+    assert_eq!(updated.updated_at, later);
+    assert!(matches!(
+        store.update_user(9_999, UserDraft::default(), later).await,
+        Err(StoreError::NotFound)
+    ));
+    store.set_password(bob.id, "new-hash", later).await.unwrap();
+    assert_eq!(
+        store.password_hash(bob.id).await.unwrap().as_deref(),
+        Some("new-hash")
+    );
+    assert_eq!(
+        store
+            .user(bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_changed_at,
+        Some(later)
+    );
+    assert!(store.has_role_holder("admin").await.unwrap());
+    assert!(!store.has_role_holder("root").await.unwrap());
+    let search = UserFilter {
+        search: Some("8000".into()),
+    };
+    let (found, count) = store.list_users(search, page(1, 10)).await.unwrap();
+    assert_eq!((count, found[0].id), (1, ada.id));
+    let (first, count) = store
+        .list_users(UserFilter::default(), page(1, 1))
+        .await
+        .unwrap();
+    let (second, _) = store
+        .list_users(UserFilter::default(), page(2, 1))
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+    assert_ne!(first[0].id, second[0].id);
+    store.delete_user(ada.id).await.unwrap();
+    assert!(store.user(ada.id).await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_user(ada.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Authenticator links and bound verifiers: a link follows its phone to another user, a second
+/// bind of one verifier is refused, unbinding removes it.
+pub async fn links_and_bound_verifiers<S: Store>(store: Arc<S>) {
+    store
+        .create_authenticator(sms_authenticator("sms", true), now())
+        .await
+        .unwrap();
+    let first = store.sign_up_by_phone("sms", PHONE, now()).await.unwrap();
+    assert_eq!(first.phone.as_deref(), Some(PHONE));
+    assert_eq!(
+        store.linked_user("sms", PHONE).await.unwrap().unwrap().id,
+        first.id
+    );
+    let other = store
+        .create_user(draft("eve", None, None), now())
+        .await
+        .unwrap();
+    store.link("sms", other.id, PHONE, now()).await.unwrap();
+    assert_eq!(
+        store.linked_user("sms", PHONE).await.unwrap().unwrap().id,
+        other.id
+    );
+    store
+        .create_verifier(sms_verifier("v1", false), now())
+        .await
+        .unwrap();
+    store
+        .bind_verifier("v1", other.id, PHONE, now())
+        .await
+        .unwrap();
+    match store
+        .bind_verifier("v1", other.id, "+8613900139000", now())
+        .await
+    {
+        Err(StoreError::Conflict(Conflict::AlreadyBound)) => {}
+        other => panic!("expected already bound: {other:?}"),
+    }
+    let bound = store.bound_verifiers(other.id).await.unwrap();
+    assert_eq!(bound.len(), 1);
+    assert_eq!(
+        (bound[0].verifier.as_str(), bound[0].uuid.as_str()),
+        ("v1", PHONE)
+    );
+    store.unbind_verifier("v1", other.id).await.unwrap();
+    assert!(store.bound_verifiers(other.id).await.unwrap().is_empty());
+}
+
+fn sms_verifier(name: &str, is_default: bool) -> VerifierDraft {
+    VerifierDraft {
+        name: Some(name.into()),
+        title: Some(name.to_uppercase()),
+        verification_type: Some("sms-otp".into()),
+        is_default: Some(is_default),
+        options: Some(serde_json::json!({"provider": "console", "settings": {}})),
+        ..Default::default()
+    }
+}
+
+/// Configuration: authenticator names unique, order kept and moved, one default verifier per
+/// type, a verifier in use cannot go, the token policy round-trips.
+pub async fn configuration_round_trip<S: Store>(store: Arc<S>) {
+    let a = store
+        .create_authenticator(sms_authenticator("a", true), now())
+        .await
+        .unwrap();
+    let b = store
+        .create_authenticator(sms_authenticator("b", false), now())
+        .await
+        .unwrap();
+    match store
+        .create_authenticator(sms_authenticator("a", true), now())
+        .await
+    {
+        Err(StoreError::Conflict(Conflict::Duplicate("name"))) => {}
+        other => panic!("expected a duplicate name: {other:?}"),
+    }
+    let names = |list: Vec<smsauth_core::domain::authenticator::Authenticator>| {
+        list.into_iter().map(|a| a.name).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(store.authenticators().await.unwrap()),
+        ["basic", "a", "b"]
+    );
+    store.move_authenticator(b.id, a.id, now()).await.unwrap();
+    assert_eq!(
+        names(store.authenticators().await.unwrap()),
+        ["basic", "b", "a"]
+    );
+    let renamed = store
+        .update_authenticator(
+            a.id,
+            AuthenticatorDraft {
+                title: Some("Renamed".into()),
+                options: Some(
+                    serde_json::json!({"public": {"verifier": "v2", "autoSignup": true}}),
+                ),
+                ..Default::default()
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.title.as_deref(), Some("Renamed"));
+    assert_eq!(store.authenticator(a.id).await.unwrap().unwrap(), renamed);
+
+    store
+        .create_verifier(sms_verifier("v1", true), now())
+        .await
+        .unwrap();
+    store
+        .create_verifier(sms_verifier("v2", true), now())
+        .await
+        .unwrap();
+    let defaults: Vec<String> = store
+        .verifiers()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.is_default)
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(defaults, ["v2"], "one default per type");
+    assert_eq!(
+        store.default_sms_verifier().await.unwrap().unwrap().name,
+        "v2"
+    );
+    match store.delete_verifier("v2").await {
+        Err(StoreError::Conflict(Conflict::VerifierInUse(by))) => assert_eq!(by, "a"),
+        other => panic!("expected in use: {other:?}"),
+    }
+    store.delete_verifier("v1").await.unwrap();
+    assert!(store.verifier("v1").await.unwrap().is_none());
+    store.delete_authenticator(b.id).await.unwrap();
+    assert!(store.authenticator(b.id).await.unwrap().is_none());
+
+    let policy = TokenPolicy {
+        token_ttl: 60,
+        session_ttl: 3_600,
+        renew_limit: 120,
+    };
+    store.set_token_policy(policy, now()).await.unwrap();
+    assert_eq!(store.token_policy().await.unwrap(), policy);
+}
+
+fn new_otp(hasher: &CodeHasher, receiver: &str, code: &OtpCode, ip: &str) -> NewOtp {
+    NewOtp {
+        id: Uuid::new_v4(),
+        action: OtpAction::SignIn,
+        receiver: receiver.into(),
+        verifier: "v".into(),
+        code_hash: hasher.hash(OtpAction::SignIn, receiver, code),
+        expires_at: now() + Duration::seconds(120),
+        client_ip: ip.into(),
+    }
+}
+
+fn attempt(hasher: &CodeHasher, receiver: &str, code: &str) -> Attempt {
+    let code = OtpCode::parse(code).unwrap();
+    Attempt {
+        action: OtpAction::SignIn,
+        receiver: receiver.into(),
+        verifier: "v".into(),
+        candidate: hasher.hash(OtpAction::SignIn, receiver, &code),
+    }
+}
+
+/// Codes: one live code per phone, send limits counted from stored codes, a `pending` code
+/// verifies (the send may have been lost in a crash), wrong codes exhaust a code and then delay
+/// the phone, an expired code is not guessed against.
+pub async fn codes_limits_and_throttle<S: Store>(store: Arc<S>) {
+    let hasher = CodeHasher::new(vec![2; 32]);
+    let code = OtpCode::parse("246810").unwrap();
+    let limits = SendLimits {
+        per_phone_hour: 2,
+        per_phone_day: 0,
+        per_ip_hour: 0,
+        global_hour: 0,
+    };
+    let first = new_otp(&hasher, PHONE, &code, "198.51.100.1");
+    assert_eq!(
+        store.issue(first, limits, now()).await.unwrap(),
+        IssueOutcome::Created
+    );
+    match store
+        .issue(
+            new_otp(&hasher, PHONE, &code, "198.51.100.1"),
+            limits,
+            now(),
+        )
+        .await
+        .unwrap()
+    {
+        IssueOutcome::LiveCodeExists { expires_at } => {
+            assert_eq!(expires_at, now() + Duration::seconds(120))
+        }
+        other => panic!("expected a live code: {other:?}"),
+    }
+    // Still pending (never marked sent): it verifies.
+    let policy = ThrottlePolicy::default();
+    assert_eq!(
+        store
+            .attempt(attempt(&hasher, PHONE, "246810"), policy, now())
+            .await
+            .unwrap(),
+        AttemptOutcome::Consumed
+    );
+    assert_eq!(
+        store
+            .attempt(attempt(&hasher, PHONE, "246810"), policy, now())
+            .await
+            .unwrap(),
+        AttemptOutcome::NoLiveCode,
+        "a used code never succeeds again"
+    );
+    let second = new_otp(&hasher, PHONE, &code, "198.51.100.1");
+    let id = second.id;
+    assert_eq!(
+        store.issue(second, limits, now()).await.unwrap(),
+        IssueOutcome::Created
+    );
+    store.mark_delivery(id, true, now()).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            store
+                .attempt(attempt(&hasher, PHONE, "000000"), policy, now())
+                .await
+                .unwrap(),
+            AttemptOutcome::Wrong
+        );
+    }
+    // The fifth failure exhausted the code and started the phone's delay.
+    match store
+        .attempt(attempt(&hasher, PHONE, "246810"), policy, now())
+        .await
+        .unwrap()
+    {
+        AttemptOutcome::Blocked { until } => assert_eq!(until, now() + Duration::seconds(30)),
+        other => panic!("expected blocked: {other:?}"),
+    }
+    let later = now() + Duration::seconds(31);
+    assert_eq!(
+        store
+            .attempt(attempt(&hasher, PHONE, "246810"), policy, later)
+            .await
+            .unwrap(),
+        AttemptOutcome::Exhausted
+    );
+    // The hourly limit counts both codes of this phone; another phone is free.
+    match store
+        .issue(
+            new_otp(&hasher, PHONE, &code, "198.51.100.1"),
+            limits,
+            later,
+        )
+        .await
+        .unwrap()
+    {
+        IssueOutcome::LimitReached {
+            limit,
+            retry_after_secs,
+        } => {
+            assert_eq!(limit, SendLimit::PhoneHour);
+            assert!((1..=3600).contains(&retry_after_secs), "{retry_after_secs}");
+        }
+        other => panic!("expected the phone limit: {other:?}"),
+    }
+    let elsewhere = "+8613900139000";
+    assert_eq!(
+        store
+            .issue(
+                new_otp(&hasher, elsewhere, &code, "198.51.100.1"),
+                limits,
+                later
+            )
+            .await
+            .unwrap(),
+        IssueOutcome::Created
+    );
+    // Expired: not guessed against, and not counted.
+    let expired = later + Duration::seconds(121);
+    assert_eq!(
+        store
+            .attempt(attempt(&hasher, elsewhere, "000000"), policy, expired)
+            .await
+            .unwrap(),
+        AttemptOutcome::NoLiveCode
+    );
+    OtpStore::purge(&*store, expired + Duration::hours(26))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .issue(
+                new_otp(&hasher, PHONE, &code, "198.51.100.1"),
+                limits,
+                expired + Duration::hours(26)
+            )
+            .await
+            .unwrap(),
+        IssueOutcome::Created,
+        "purged codes no longer count"
+    );
+}
+
+/// The failure throttle counts before the attempt is evaluated and resets on success.
+pub async fn throttle_counts_first_and_resets<S: Store>(store: Arc<S>) {
+    let policy = ThrottlePolicy::password();
+    for _ in 0..10 {
+        assert_eq!(
+            store
+                .throttle_attempt("pw", "root", policy, now())
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert_eq!(
+        store
+            .throttle_attempt("pw", "root", policy, now())
+            .await
+            .unwrap(),
+        Some(now() + Duration::seconds(30))
+    );
+    assert_eq!(
+        store
+            .throttle_attempt("pw", "other", policy, now())
+            .await
+            .unwrap(),
+        None,
+        "keys are apart"
+    );
+    store.throttle_reset("pw", "root").await.unwrap();
+    assert_eq!(
+        store
+            .throttle_attempt("pw", "root", policy, now())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn session(user_id: i64, jti: Uuid, at: DateTime<Utc>) -> Session {
+    Session {
+        id: Uuid::new_v4(),
+        jti,
+        user_id,
+        authenticator: "basic".into(),
+        issued_at: at,
+        sign_in_at: at,
+    }
+}
+
+/// Sessions: the current token is known, a renewal replaces it once and concurrent repeats
+/// agree, a renewed token reused after the window ends the session, sign-out and revocation
+/// end sessions, the blacklist answers.
+pub async fn sessions_renew_reuse_and_revoke<S: Store>(store: Arc<S>) {
+    let user = store
+        .create_user(draft("sam", None, None), now())
+        .await
+        .unwrap();
+    let old = Uuid::new_v4();
+    store
+        .insert_session(session(user.id, old, now()), now() - Duration::days(7))
+        .await
+        .unwrap();
+    let state = store.token_state(old).await.unwrap();
+    assert!(state.current && !state.blacklisted);
+    let at = now() + Duration::days(1);
+    let fresh = Uuid::new_v4();
+    let renewed = store.renew(old, fresh, at, 10).await.unwrap();
+    let Renewal::Renewed { jti, issued_at } = renewed.clone() else {
+        panic!("expected a renewal: {renewed:?}");
+    };
+    assert_eq!(jti, fresh);
+    assert_eq!(issued_at.timestamp(), at.timestamp());
+    assert_eq!(
+        store
+            .renew(old, Uuid::new_v4(), at + Duration::seconds(5), 10)
+            .await
+            .unwrap(),
+        renewed
+    );
+    assert!(!store.token_state(old).await.unwrap().current);
+    assert!(store.token_state(fresh).await.unwrap().current);
+    assert_eq!(
+        store
+            .renew(old, Uuid::new_v4(), at + Duration::seconds(11), 10)
+            .await
+            .unwrap(),
+        Renewal::Reused
+    );
+    assert!(
+        !store.token_state(fresh).await.unwrap().current,
+        "reuse ended the session"
+    );
+    assert_eq!(
+        store
+            .renew(Uuid::new_v4(), Uuid::new_v4(), at, 10)
+            .await
+            .unwrap(),
+        Renewal::Refused,
+        "an unknown token"
+    );
+    // Sign-out and revocation.
+    let a = Uuid::new_v4();
+    let b = Uuid::new_v4();
+    store
+        .insert_session(session(user.id, a, at), at - Duration::days(7))
+        .await
+        .unwrap();
+    store
+        .insert_session(session(user.id, b, at), at - Duration::days(7))
+        .await
+        .unwrap();
+    store.blacklist(a, at + Duration::days(1)).await.unwrap();
+    store.end_session(a).await.unwrap();
+    let state = store.token_state(a).await.unwrap();
+    assert!(state.blacklisted && !state.current);
+    store.end_user_sessions(user.id, at).await.unwrap();
+    assert!(!store.token_state(b).await.unwrap().current);
+    assert_eq!(
+        store
+            .user(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sessions_revoked_at,
+        Some(at)
+    );
+    assert!(matches!(
+        store.end_user_sessions(9_999, at).await,
+        Err(StoreError::NotFound)
+    ));
+    // Expired blacklist entries go.
+    SessionStore::purge(&*store, at + Duration::days(2))
+        .await
+        .unwrap();
+    assert!(!store.token_state(a).await.unwrap().blacklisted);
+    // Sessions signed in before the cut-off are purged at the next sign-in.
+    let c = Uuid::new_v4();
+    store
+        .insert_session(session(user.id, c, at), at - Duration::days(7))
+        .await
+        .unwrap();
+    let d = Uuid::new_v4();
+    let much_later = at + Duration::days(8);
+    store
+        .insert_session(
+            session(user.id, d, much_later),
+            much_later - Duration::days(7),
+        )
+        .await
+        .unwrap();
+    assert!(!store.token_state(c).await.unwrap().current);
+    assert!(store.token_state(d).await.unwrap().current);
 }

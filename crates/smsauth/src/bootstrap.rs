@@ -1,6 +1,7 @@
 //! First-start data: the root user from `INIT_ROOT_*` (or a generated password printed once),
 //! and with `--dev` a console SMS verifier and an SMS authenticator with auto sign-up.
 
+use secrecy::ExposeSecret;
 use serde_json::json;
 use smsauth_core::domain::authenticator::{AUTH_TYPE_SMS, AuthenticatorDraft};
 use smsauth_core::domain::user::{ROLE_ADMIN, ROLE_MEMBER, ROLE_ROOT};
@@ -28,7 +29,7 @@ async fn ensure_root(core: &Core, settings: &Settings) -> anyhow::Result<()> {
     }
     let init = &settings.init_root;
     let (password, generated) = match &init.password {
-        Some(p) => (p.clone(), false),
+        Some(p) => (p.expose_secret().to_string(), false),
         None => (generate_password()?, true),
     };
     let input = UserInput {
@@ -48,7 +49,7 @@ async fn ensure_root(core: &Core, settings: &Settings) -> anyhow::Result<()> {
         ]),
     };
     let user = core
-        .admin_create_user(input)
+        .create_first_root(input)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the root user from INIT_ROOT_*: {e}"))?;
     let account = user.username.or(user.email).unwrap_or_default();

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use smsauth_core::domain::phone::Region;
 use smsauth_core::ports::otp_store::SendLimits;
@@ -55,7 +56,8 @@ pub struct OtpSettings {
     pub ttl_secs: i64,
     /// Base64 key for the code hashes. Several instances sharing a database must share it;
     /// unset, a key is generated into the data directory.
-    pub hmac_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub hmac_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,10 +81,12 @@ pub struct JwtSettings {
     /// `EdDSA` (default) or `HS256`.
     pub algorithm: String,
     /// HS256 secret (at least 32 bytes); generated into the data directory when unset.
-    pub secret: Option<String>,
+    #[serde(skip_serializing)]
+    pub secret: Option<SecretString>,
     /// Base64 PKCS#8 Ed25519 signing key; generated into the data directory when unset.
     /// Several instances must share it (or the data directory).
-    pub private_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub private_key: Option<SecretString>,
 }
 
 /// Connection and request limits of the HTTP server (SPEC §15.7).
@@ -141,14 +145,15 @@ pub struct MetricsSettings {
     /// Serve `GET /metrics` (Prometheus/OpenMetrics text).
     pub enabled: bool,
     /// When set, scrapers must send `Authorization: Bearer <token>`.
-    pub token: Option<String>,
+    #[serde(skip_serializing)]
+    pub token: Option<SecretString>,
 }
 
 /// NocoBase's `INIT_ROOT_*` variables for the first root user.
 #[derive(Debug, Clone, Default)]
 pub struct InitRoot {
     pub email: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub nickname: Option<String>,
     pub username: Option<String>,
     pub phone: Option<String>,
@@ -231,7 +236,7 @@ impl Settings {
         }
         s.init_root = InitRoot {
             email: env_opt("INIT_ROOT_EMAIL"),
-            password: env_opt("INIT_ROOT_PASSWORD"),
+            password: env_opt("INIT_ROOT_PASSWORD").map(SecretString::from),
             nickname: env_opt("INIT_ROOT_NICKNAME"),
             username: env_opt("INIT_ROOT_USERNAME"),
             phone: env_opt("INIT_ROOT_PHONE"),
@@ -252,7 +257,12 @@ impl Settings {
         match self.jwt.algorithm.as_str() {
             "EdDSA" => {}
             "HS256" => {
-                if self.jwt.secret.as_ref().is_some_and(|s| s.len() < 32) {
+                if self
+                    .jwt
+                    .secret
+                    .as_ref()
+                    .is_some_and(|s| s.expose_secret().len() < 32)
+                {
                     bail!("jwt.secret must be at least 32 bytes for HS256");
                 }
             }
@@ -329,5 +339,45 @@ impl Settings {
             },
             ..CoreSettings::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    /// Settings and verifiers reach logs through `{:?}`; no secret may come along.
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let mut s = Settings::default();
+        s.jwt.secret = Some("jwt-secret-value-0123456789abcdef".into());
+        s.jwt.private_key = Some("private-key-value".into());
+        s.otp.hmac_key = Some("hmac-key-value".into());
+        s.metrics.token = Some("metrics-token-value".into());
+        s.init_root.password = Some("root-password-value".into());
+        let printed = format!("{s:?}");
+        for secret in [
+            "jwt-secret-value",
+            "private-key-value",
+            "hmac-key-value",
+            "metrics-token-value",
+            "root-password-value",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        let verifier = smsauth_core::domain::verifier::Verifier {
+            name: "aliyun".into(),
+            title: None,
+            description: None,
+            verification_type: "sms-otp".into(),
+            is_default: true,
+            options: serde_json::json!({"provider": "sms-aliyun", "settings": {
+                "accessKeyId": "key-id-value", "accessKeySecret": "key-secret-value"}}),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let printed = format!("{verifier:?}");
+        assert!(printed.contains("accessKeySecret"), "{printed}");
+        assert!(!printed.contains("key-secret-value") && !printed.contains("key-id-value"));
     }
 }

@@ -8,7 +8,6 @@ pub mod http;
 pub mod i18n;
 pub mod jwt;
 pub mod keys;
-pub mod redis_counter;
 pub mod serve;
 pub mod startup;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use smsauth::backend::Backend;
+
 use smsauth::configuration::Settings;
 use smsauth::startup::{Application, shutdown_signal};
 use smsauth_core::ports::clock::SystemClock;
@@ -49,7 +49,7 @@ async fn main() -> ExitCode {
             settings.dev = dev;
             serve(settings).await
         }
-        Command::Migrate => Backend::open(&settings)
+        Command::Migrate => smsauth::backend::open(&settings)
             .await
             .map(|_| tracing::info!("migrations applied")),
     };

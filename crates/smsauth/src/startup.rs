@@ -8,28 +8,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use smsauth_core::domain::otp::CodeHasher;
 use smsauth_core::ports::clock::Clock;
 use smsauth_core::ports::limits::{InMemoryRateCounter, RateCounter};
 use smsauth_core::service::Core;
 use smsauth_sms::ProviderRegistry;
+use smsauth_store_sql::Store;
 use tokio::net::TcpListener;
 
-use crate::backend::Backend;
+use crate::backend::{self, StoreProbe};
 use crate::configuration::Settings;
 use crate::http::health::Probe;
 use crate::http::limits::RequestLimits;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, HttpSettings, router};
 use crate::jwt::JwtCodec;
-use crate::redis_counter::RedisRateCounter;
 use crate::serve::{self, ConnLimits};
 use crate::{bootstrap, keys};
+use smsauth_redis::RedisRateCounter;
 
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
-    backend: Backend,
+    store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     conn_limits: ConnLimits,
 }
@@ -39,6 +41,7 @@ fn token_codec(settings: &Settings, dir: &Path) -> anyhow::Result<JwtCodec> {
         "HS256" => {
             let secret = match &settings.jwt.secret {
                 Some(s) => {
+                    let s = s.expose_secret();
                     anyhow::ensure!(
                         s.len() >= keys::MIN_KEY_BYTES,
                         "jwt.secret must be at least {} bytes",
@@ -56,7 +59,7 @@ fn token_codec(settings: &Settings, dir: &Path) -> anyhow::Result<JwtCodec> {
             Some(b64) => {
                 use base64::Engine;
                 let der = base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
+                    .decode(b64.expose_secret().trim())
                     .context("jwt.private_key must be a base64 PKCS#8 Ed25519 key")?;
                 JwtCodec::ed25519(&der)
             }
@@ -72,19 +75,19 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-        let backend = Backend::open(&settings).await?;
+        let store = backend::open(&settings).await?;
         let hmac_key = hmac_key(&settings)?;
         let codec = Arc::new(token_codec(&settings, &settings.data_dir)?);
         let jwks = codec.jwks();
-        let ports = backend.ports();
+        let ports = store.ports();
         let redis = redis(&settings).await?;
         let counters: Arc<dyn RateCounter> = match &redis {
             Some(r) => r.clone(),
             None => Arc::new(InMemoryRateCounter::default()),
         };
-        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(backend.clone())];
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store.clone()))];
         if let Some(r) = &redis {
-            probes.push(r.clone());
+            probes.push(Arc::new(RedisProbe(r.clone())));
         }
         let core = Core {
             users: ports.users,
@@ -127,7 +130,7 @@ impl Application {
         Ok(Application {
             listener,
             router: router(state),
-            backend,
+            store,
             clock,
             conn_limits,
         })
@@ -148,22 +151,22 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let purge = tokio::spawn(purge_loop(self.backend.clone(), self.clock.clone()));
+        let purge = tokio::spawn(purge_loop(self.store.clone(), self.clock.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "smsauth listening");
         let served = serve::run(self.listener, self.router, self.conn_limits, shutdown).await;
         purge.abort();
-        self.backend.close().await;
+        self.store.close().await;
         Ok(served?)
     }
 }
 
 /// Deletes OTP records, throttles, blacklist entries and renewal markers that no rule can
 /// consult any more, every ten minutes.
-async fn purge_loop(backend: Backend, clock: Arc<dyn Clock>) {
+async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        backend.purge(clock.now()).await;
+        store.purge(clock.now()).await;
     }
 }
 
@@ -174,7 +177,7 @@ fn hmac_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
         Some(b64) => {
             use base64::Engine;
             let key = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
+                .decode(b64.expose_secret().trim())
                 .context("otp.hmac_key must be base64")?;
             anyhow::ensure!(
                 key.len() >= keys::MIN_KEY_BYTES,
@@ -199,6 +202,20 @@ async fn redis(settings: &Settings) -> anyhow::Result<Option<Arc<RedisRateCounte
                 .context("cannot connect to the Redis server in REDIS_URL")?,
         ))),
         None => Ok(None),
+    }
+}
+
+/// Readiness of Redis: it answers `PING`.
+struct RedisProbe(Arc<RedisRateCounter>);
+
+#[async_trait::async_trait]
+impl Probe for RedisProbe {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ready(&self) -> bool {
+        self.0.ping().await
     }
 }
 

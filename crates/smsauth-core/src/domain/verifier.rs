@@ -9,7 +9,9 @@ pub const VERIFICATION_TYPE_SMS_OTP: &str = "sms-otp";
 /// What a masked secret looks like on the wire; sending it back keeps the stored value.
 pub const SECRET_MASK: &str = "******";
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// `Debug` shows the provider and which settings exist, never their values: provider settings
+/// hold secrets (keys, tokens), and a verifier ends up in logs and panics like any value.
+#[derive(Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Verifier {
     pub name: String,
@@ -20,6 +22,24 @@ pub struct Verifier {
     pub options: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let settings: Vec<&str> = self
+            .options
+            .get("settings")
+            .and_then(Value::as_object)
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("Verifier")
+            .field("name", &self.name)
+            .field("verification_type", &self.verification_type)
+            .field("is_default", &self.is_default)
+            .field("provider", &self.provider())
+            .field("settings", &format_args!("{settings:?} (values hidden)"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Verifier {
@@ -45,7 +65,8 @@ pub fn valid_verifier_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-#[derive(Debug, Clone, Default)]
+/// `Debug` hides `options`, which carries provider secrets.
+#[derive(Clone, Default)]
 pub struct VerifierDraft {
     pub name: Option<String>,
     pub title: Option<String>,
@@ -53,4 +74,14 @@ pub struct VerifierDraft {
     pub verification_type: Option<String>,
     pub is_default: Option<bool>,
     pub options: Option<Value>,
+}
+
+impl std::fmt::Debug for VerifierDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierDraft")
+            .field("name", &self.name)
+            .field("verification_type", &self.verification_type)
+            .field("is_default", &self.is_default)
+            .finish_non_exhaustive()
+    }
 }

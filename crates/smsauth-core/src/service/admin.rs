@@ -13,6 +13,7 @@ use crate::domain::user::{ROLE_ROOT, User, UserDraft};
 use crate::domain::verifier::{
     SECRET_MASK, VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft, valid_verifier_name,
 };
+use crate::ports::store::{PageRequest, UserFilter};
 
 /// Usernames: 1–50 characters, none of `@ . < > " ' /` (NocoBase's rule; `@` keeps usernames and
 /// emails apart in the account field) and no control characters.
@@ -125,14 +126,13 @@ impl Core {
 
     /// Only `root` may grant the `root` role or change, sign out or delete a root user: an
     /// `admin` must not be able to take over or lock out the owner of the installation.
-    pub async fn guard_root(
+    async fn guard_root(
         &self,
         me: &User,
         target: Option<i64>,
         roles: Option<&[String]>,
     ) -> Result<(), ServiceError> {
-        let is_root = |u: &User| u.roles.iter().any(|r| r.name == ROLE_ROOT);
-        if is_root(me) {
+        if me.is_root() {
             return Ok(());
         }
         if roles.is_some_and(|r| r.iter().any(|n| n == ROLE_ROOT)) {
@@ -140,16 +140,33 @@ impl Core {
         }
         if let Some(id) = target
             && let Some(user) = self.users.user(id).await?
-            && is_root(&user)
+            && user.is_root()
         {
             return Err(ServiceError::Forbidden);
         }
         Ok(())
     }
 
+    pub async fn admin_users(
+        &self,
+        filter: UserFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<User>, u64), ServiceError> {
+        Ok(self.users.list_users(filter, page).await?)
+    }
+
+    pub async fn admin_user(&self, id: i64) -> Result<User, ServiceError> {
+        self.users.user(id).await?.ok_or(ServiceError::NotFound)
+    }
+
     /// Creates a user; it must have at least one of username, email and phone (SPEC §6.5), or
-    /// nobody could ever sign in as it or find it again.
-    pub async fn admin_create_user(&self, input: UserInput) -> Result<User, ServiceError> {
+    /// nobody could ever sign in as it or find it again. Granting `root` is root's.
+    pub async fn admin_create_user(
+        &self,
+        actor: &User,
+        input: UserInput,
+    ) -> Result<User, ServiceError> {
+        self.guard_root(actor, None, input.roles.as_deref()).await?;
         let draft = self.user_draft(input).await?;
         if !has_identifier(&draft, None) {
             return Err(ServiceError::invalid("MISSING_IDENTIFIER", "username"));
@@ -157,14 +174,50 @@ impl Core {
         Ok(self.users.create_user(draft, self.clock.now()).await?)
     }
 
-    /// Updates a user; an update may not clear the last of its identifiers.
-    pub async fn admin_update_user(&self, id: i64, input: UserInput) -> Result<User, ServiceError> {
+    /// The first root user, at first start (no caller exists yet to check). Refused once a root
+    /// user exists, so it can never serve as a way around [`Core::admin_create_user`].
+    pub async fn create_first_root(&self, input: UserInput) -> Result<User, ServiceError> {
+        if self.users.has_role_holder(ROLE_ROOT).await? {
+            return Err(ServiceError::Forbidden);
+        }
         let draft = self.user_draft(input).await?;
-        let existing = self.users.user(id).await?.ok_or(ServiceError::NotFound)?;
+        Ok(self.users.create_user(draft, self.clock.now()).await?)
+    }
+
+    /// Updates a user; an update may not clear the last of its identifiers, and a root user
+    /// (or the root role) is root's to change.
+    pub async fn admin_update_user(
+        &self,
+        actor: &User,
+        id: i64,
+        input: UserInput,
+    ) -> Result<User, ServiceError> {
+        self.guard_root(actor, Some(id), input.roles.as_deref())
+            .await?;
+        let draft = self.user_draft(input).await?;
+        let existing = self.admin_user(id).await?;
         if !has_identifier(&draft, Some(&existing)) {
             return Err(ServiceError::invalid("MISSING_IDENTIFIER", "username"));
         }
         Ok(self.users.update_user(id, draft, self.clock.now()).await?)
+    }
+
+    /// Deletes a user. Deleting oneself would lock the operator out mid-session.
+    pub async fn admin_delete_user(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
+        if id == actor.id {
+            return Err(ServiceError::Forbidden);
+        }
+        self.guard_root(actor, Some(id), None).await?;
+        Ok(self.users.delete_user(id).await?)
+    }
+
+    /// Signs a user out everywhere: every token issued before now stops working.
+    pub async fn admin_revoke_sessions(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
+        self.guard_root(actor, Some(id), None).await?;
+        Ok(self
+            .sessions
+            .end_user_sessions(id, self.clock.now())
+            .await?)
     }
 
     /// Checks an authenticator draft: a known type, a usable name, and for SMS an existing

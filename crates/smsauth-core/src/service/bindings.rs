@@ -7,6 +7,14 @@ use crate::domain::user::User;
 use crate::ports::store::{Conflict, StoreError};
 
 impl Core {
+    /// The phones `user` has bound, per verifier.
+    pub async fn bound_verifiers(
+        &self,
+        user: &User,
+    ) -> Result<Vec<crate::ports::store::BoundVerifier>, ServiceError> {
+        Ok(self.users.bound_verifiers(user.id).await?)
+    }
+
     /// Binds `uuid` to `user` through `verifier`, once a code sent to it (action
     /// `verifiers:bind`) is presented. A second bind of the same verifier is refused before the
     /// code is consumed.

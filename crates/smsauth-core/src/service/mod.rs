@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bindings;
+pub mod configuration;
 pub mod delivery;
 pub mod error;
 pub mod send_code;

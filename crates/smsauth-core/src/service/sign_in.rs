@@ -1,8 +1,6 @@
 //! Sign-in with an SMS code or a password, password sign-up and password change (SPEC §3.3–3.5,
 //! §5.1).
 
-use serde_json::Value;
-
 use super::{Core, ServiceError};
 use crate::domain::authenticator::{AUTH_TYPE_PASSWORD, AUTH_TYPE_SMS, Authenticator};
 use crate::domain::otp::OtpAction;
@@ -15,6 +13,27 @@ use crate::domain::verifier::Verifier;
 pub struct SignedIn {
     pub user: User,
     pub token: String,
+}
+
+/// What a sign-in request carries, whichever authenticator type reads it: an SMS authenticator
+/// reads `phone` and `code`, a password authenticator `account` and `password`. The HTTP layer
+/// fills it from the wire names (`uuid` or legacy `phone`; `account`, or legacy `email` or
+/// `username`).
+#[derive(Debug, Clone, Default)]
+pub struct SignInRequest {
+    pub phone: Option<String>,
+    pub code: Option<String>,
+    pub account: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A password change: the current password (when the user has one), the new one and its
+/// confirmation. No `Debug`: it holds passwords.
+#[derive(Clone, Default)]
+pub struct PasswordChange {
+    pub old_password: Option<String>,
+    pub new_password: Option<String>,
+    pub confirm_password: Option<String>,
 }
 
 /// Sign-up fields as sent by the client.
@@ -34,10 +53,6 @@ fn account_throttle_key(account: &str) -> String {
     account.trim().to_lowercase()
 }
 
-fn str_field<'a>(values: &'a Value, key: &str) -> Option<&'a str> {
-    values.get(key).and_then(Value::as_str)
-}
-
 impl Core {
     /// The enabled authenticator named by `X-Authenticator` (default `basic`). An unknown or
     /// disabled name is an explicit error, never a fall-back to another authenticator.
@@ -53,13 +68,13 @@ impl Core {
     pub async fn sign_in(
         &self,
         authenticator: &str,
-        values: &Value,
+        req: &SignInRequest,
         client_ip: &str,
     ) -> Result<SignedIn, ServiceError> {
         let auth = self.enabled_authenticator(authenticator).await?;
         let user = match auth.auth_type.as_str() {
-            AUTH_TYPE_SMS => self.sms_user(&auth, values, client_ip).await?,
-            AUTH_TYPE_PASSWORD => self.password_user(values, client_ip).await?,
+            AUTH_TYPE_SMS => self.sms_user(&auth, req, client_ip).await?,
+            AUTH_TYPE_PASSWORD => self.password_user(req, client_ip).await?,
             _ => return Err(ServiceError::AuthenticatorNotFound),
         };
         let token = self.start_session(&user, &auth.name).await?;
@@ -85,13 +100,12 @@ impl Core {
     async fn sms_user(
         &self,
         auth: &Authenticator,
-        values: &Value,
+        req: &SignInRequest,
         client_ip: &str,
     ) -> Result<User, ServiceError> {
         let verifier = self.authenticator_verifier(auth).await?;
-        let raw_phone = str_field(values, "uuid").or_else(|| str_field(values, "phone"));
-        let phone = self.parse_phone(raw_phone)?;
-        let code = str_field(values, "code");
+        let phone = self.parse_phone(req.phone.as_deref())?;
+        let code = req.code.as_deref();
         self.verify_code(OtpAction::SignIn, &verifier, &phone, code, client_ip)
             .await?;
         let now = self.clock.now();
@@ -109,10 +123,14 @@ impl Core {
         Err(ServiceError::PhoneNotRegistered)
     }
 
-    async fn password_user(&self, values: &Value, client_ip: &str) -> Result<User, ServiceError> {
-        let account = str_field(values, "account")
-            .or_else(|| str_field(values, "email"))
-            .or_else(|| str_field(values, "username"))
+    async fn password_user(
+        &self,
+        req: &SignInRequest,
+        client_ip: &str,
+    ) -> Result<User, ServiceError> {
+        let account = req
+            .account
+            .as_deref()
             .map(str::trim)
             .filter(|a| !a.is_empty())
             .ok_or(ServiceError::InvalidAccount)?;
@@ -137,7 +155,7 @@ impl Core {
             let retry_after_secs = ((left_ms + 999) / 1000).max(1);
             return Err(ServiceError::PasswordThrottled { retry_after_secs });
         }
-        let pw = str_field(values, "password").unwrap_or("");
+        let pw = req.password.as_deref().unwrap_or("");
         if pw.chars().count() > password::MAX_PASSWORD_CHARS {
             password::verify_password_async("", None).await;
             return Err(ServiceError::InvalidCredentials);
@@ -205,20 +223,20 @@ impl Core {
     pub async fn change_password(
         &self,
         user: &User,
-        values: &Value,
+        change: &PasswordChange,
     ) -> Result<String, ServiceError> {
-        let new = str_field(values, "newPassword").unwrap_or("");
+        let new = change.new_password.as_deref().unwrap_or("");
         if !password_length_ok(new) {
             return Err(ServiceError::invalid("INVALID_PASSWORD", "newPassword"));
         }
-        if str_field(values, "confirmPassword").is_some_and(|c| c != new) {
+        if change.confirm_password.as_deref().is_some_and(|c| c != new) {
             return Err(ServiceError::invalid(
                 "PASSWORD_MISMATCH",
                 "confirmPassword",
             ));
         }
         if let Some(hash) = self.users.password_hash(user.id).await? {
-            let old = str_field(values, "oldPassword").unwrap_or("");
+            let old = change.old_password.as_deref().unwrap_or("");
             if !password::verify_password_async(old, Some(&hash)).await {
                 return Err(ServiceError::invalid(
                     "OLD_PASSWORD_INCORRECT",

@@ -3,11 +3,9 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
-use smsauth_core::domain::authenticator::{
-    AUTH_TYPES, Authenticator, AuthenticatorDraft, auth_type_title,
-};
+use smsauth_core::domain::authenticator::{AUTH_TYPES, AuthenticatorDraft, auth_type_title};
 
-use super::extract::{Admin, Params, Root, Values};
+use super::extract::{Admin, Params, Values};
 use super::{ApiError, ApiResult, AppState, data};
 
 /// Enabled authenticators with `options.public` flattened into `options`; private options never
@@ -15,7 +13,6 @@ use super::{ApiError, ApiResult, AppState, data};
 pub async fn public_list(State(app): State<AppState>) -> ApiResult<Response> {
     let list: Vec<Value> = app
         .core
-        .config
         .authenticators()
         .await?
         .into_iter()
@@ -42,20 +39,12 @@ pub async fn list_types(_: Admin) -> ApiResult<Response> {
 }
 
 pub async fn list(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
-    let all = app.core.config.authenticators().await?;
+    let all = app.core.authenticators().await?;
     super::users::paged(all, &params)
 }
 
-async fn by_id(app: &AppState, params: &Params) -> ApiResult<Authenticator> {
-    app.core
-        .config
-        .authenticator(params.id()?)
-        .await?
-        .ok_or_else(ApiError::not_found)
-}
-
 pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
-    Ok(data(by_id(&app, &params).await?))
+    Ok(data(app.core.authenticator(params.id()?).await?))
 }
 
 fn draft(values: &Values) -> ApiResult<AuthenticatorDraft> {
@@ -69,47 +58,45 @@ fn draft(values: &Values) -> ApiResult<AuthenticatorDraft> {
     })
 }
 
-pub async fn create(State(app): State<AppState>, _: Root, values: Values) -> ApiResult<Response> {
-    let d = draft(&values)?;
-    app.core.check_authenticator(&d, None).await?;
-    let now = app.core.clock.now();
-    Ok(data(app.core.config.create_authenticator(d, now).await?))
+pub async fn create(
+    State(app): State<AppState>,
+    Admin(me): Admin,
+    values: Values,
+) -> ApiResult<Response> {
+    let created = app
+        .core
+        .create_authenticator(&me.user, draft(&values)?)
+        .await?;
+    Ok(data(created))
 }
 
 pub async fn update(
     State(app): State<AppState>,
-    _: Root,
+    Admin(me): Admin,
     params: Params,
     values: Values,
 ) -> ApiResult<Response> {
-    let existing = by_id(&app, &params).await?;
-    let mut d = draft(&values)?;
-    // The type of an authenticator is fixed once created; its name only changes on purpose.
-    d.auth_type = None;
-    if let Some(name) = &d.name
-        && !smsauth_core::domain::verifier::valid_verifier_name(name)
-    {
-        return Err(ApiError::from(
-            smsauth_core::service::ServiceError::invalid("INVALID_NAME", "name"),
-        ));
-    }
-    app.core.check_authenticator(&d, Some(&existing)).await?;
-    let now = app.core.clock.now();
-    Ok(data(
-        app.core
-            .config
-            .update_authenticator(existing.id, d, now)
-            .await?,
-    ))
+    let (id, d) = (params.id()?, draft(&values)?);
+    Ok(data(app.core.update_authenticator(&me.user, id, d).await?))
 }
 
-pub async fn destroy(State(app): State<AppState>, _: Root, params: Params) -> ApiResult<Response> {
-    app.core.config.delete_authenticator(params.id()?).await?;
+pub async fn destroy(
+    State(app): State<AppState>,
+    Admin(me): Admin,
+    params: Params,
+) -> ApiResult<Response> {
+    app.core
+        .delete_authenticator(&me.user, params.id()?)
+        .await?;
     Ok(data(Value::Null))
 }
 
 /// `authenticators:move` with `{sourceId, targetId}` as NocoBase's sortable table sends it.
-pub async fn move_one(State(app): State<AppState>, _: Root, values: Values) -> ApiResult<Response> {
+pub async fn move_one(
+    State(app): State<AppState>,
+    Admin(me): Admin,
+    values: Values,
+) -> ApiResult<Response> {
     let id = |key: &str| -> ApiResult<i64> {
         match values.0.get(key) {
             Some(Value::Number(n)) => n.as_i64().ok_or_else(|| ApiError::field(key)),
@@ -118,10 +105,8 @@ pub async fn move_one(State(app): State<AppState>, _: Root, values: Values) -> A
         }
     };
     let (source, target) = (id("sourceId")?, id("targetId")?);
-    let now = app.core.clock.now();
     app.core
-        .config
-        .move_authenticator(source, target, now)
+        .move_authenticator(&me.user, source, target)
         .await?;
     Ok(data(Value::Null))
 }

@@ -259,29 +259,6 @@ where
     }
 }
 
-/// A caller with role `root` (ACL "root"); others get 403 `FORBIDDEN`. Every write of
-/// authentication configuration needs it (SPEC §3, §6.5): whoever decides how users prove who
-/// they are can sign in as anyone, so an `admin` who could point a verifier at their own server
-/// could read a root user's code and become root.
-#[derive(Debug, Clone)]
-pub struct Root(pub Authenticated);
-
-impl<S> FromRequestParts<S> for Root
-where
-    S: Send + Sync,
-    AppState: FromRef<S>,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Caller(auth) = Caller::from_request_parts(parts, state).await?;
-        if !auth.user.is_root() {
-            return Err(ApiError::forbidden());
-        }
-        Ok(Root(auth))
-    }
-}
-
 /// A caller with role `admin` or `root` (ACL "admin"); others get 403 `FORBIDDEN`.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Authenticated);

@@ -11,6 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use secrecy::ExposeSecret;
 
 use super::{ApiError, AppState};
 
@@ -41,12 +42,12 @@ pub struct Metrics {
     limit_refusals: Family<LimitLabels, Counter>,
     latency: Family<ActionLabels, Histogram, fn() -> Histogram>,
     /// `metrics.token`: when set, scrapers must send it as a bearer token.
-    token: Option<String>,
+    token: Option<secrecy::SecretString>,
     enabled: bool,
 }
 
 impl Metrics {
-    pub fn new(enabled: bool, token: Option<String>) -> Arc<Metrics> {
+    pub fn new(enabled: bool, token: Option<secrecy::SecretString>) -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("smsauth");
         let responses = Family::<ResponseLabels, Counter>::default();
         let limit_refusals = Family::<LimitLabels, Counter>::default();
@@ -112,7 +113,8 @@ pub async fn scrape(State(app): State<AppState>, headers: HeaderMap) -> Response
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let ok = presented.is_some_and(|p| subtle_eq(p.as_bytes(), token.as_bytes()));
+        let ok =
+            presented.is_some_and(|p| subtle_eq(p.as_bytes(), token.expose_secret().as_bytes()));
         if !ok {
             return ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "EMPTY_TOKEN")
                 .into_response();

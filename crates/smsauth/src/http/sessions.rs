@@ -4,21 +4,25 @@ use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use serde_json::{Value, json};
-use smsauth_core::service::sign_in::SignUpRequest;
+use smsauth_core::service::sign_in::{PasswordChange, SignInRequest, SignUpRequest};
 
 use super::extract::{Caller, Ctx, Values};
 use super::{ApiResult, AppState, data};
 
+/// Both kinds of sign-in share one body: `{uuid|phone, code}` for SMS, `{account|email|username,
+/// password}` for passwords (the second name of each is NocoBase's legacy form).
 pub async fn sign_in(State(app): State<AppState>, ctx: Ctx, values: Values) -> ApiResult<Response> {
-    // The fields either kind of sign-in reads must be strings when present: a number or an
-    // object is refused with 400 rather than read as "missing".
-    for key in [
-        "uuid", "phone", "code", "account", "email", "username", "password",
-    ] {
-        values.str(key)?;
-    }
+    let req = SignInRequest {
+        phone: values.str("uuid")?.or(values.str("phone")?),
+        code: values.str("code")?,
+        account: values
+            .str("account")?
+            .or(values.str("email")?)
+            .or(values.str("username")?),
+        password: values.str("password")?,
+    };
     let ip = ctx.client_ip.to_string();
-    let signed = app.core.sign_in(&ctx.authenticator, &values.0, &ip).await?;
+    let signed = app.core.sign_in(&ctx.authenticator, &req, &ip).await?;
     Ok(data(json!({ "user": signed.user, "token": signed.token })))
 }
 
@@ -50,10 +54,12 @@ pub async fn change_password(
     Caller(me): Caller,
     values: Values,
 ) -> ApiResult<Response> {
-    for key in ["oldPassword", "newPassword", "confirmPassword"] {
-        values.str(key)?;
-    }
-    let token = app.core.change_password(&me.user, &values.0).await?;
+    let change = PasswordChange {
+        old_password: values.str("oldPassword")?,
+        new_password: values.str("newPassword")?,
+        confirm_password: values.str("confirmPassword")?,
+    };
+    let token = app.core.change_password(&me.user, &change).await?;
     let mut resp = data(json!({ "token": token }));
     if let Ok(v) = HeaderValue::from_str(&token) {
         resp.headers_mut().insert("x-new-token", v);

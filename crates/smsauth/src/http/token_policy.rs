@@ -3,16 +3,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::json;
-use smsauth_core::domain::token_policy::{TokenPolicy, TokenPolicyConfig};
+use serde_json::{Value, json};
+use smsauth_core::service::configuration::TokenPolicyChange;
 
-use super::extract::{Admin, Root, Values};
+use super::extract::{Admin, Values};
 use super::{ApiError, ApiResult, AppState, data};
 
 const KEY: &str = "token-policy-config";
 
 pub async fn get_policy(State(app): State<AppState>, _: Admin) -> ApiResult<Response> {
-    let policy = app.core.config.token_policy().await?;
+    let policy = app.core.token_policy().await?;
     Ok(data(json!({ "key": KEY, "config": policy.to_config() })))
 }
 
@@ -20,10 +20,9 @@ pub async fn get_policy(State(app): State<AppState>, _: Admin) -> ApiResult<Resp
 /// fields keep their current value.
 pub async fn update_policy(
     State(app): State<AppState>,
-    _: Root,
+    Admin(me): Admin,
     values: Values,
 ) -> ApiResult<Response> {
-    let current = app.core.config.token_policy().await?.to_config();
     let invalid = |field: &str| {
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", field)
     };
@@ -31,30 +30,21 @@ pub async fn update_policy(
     // that must be refused rather than read as "no change" (SPEC §15.7).
     let src = match values.0.get("config") {
         None => &values.0,
-        Some(v @ serde_json::Value::Object(_)) => v,
+        Some(v @ Value::Object(_)) => v,
         Some(_) => return Err(invalid("config")),
     };
-    let field = |k: &str, cur: &str| -> ApiResult<String> {
+    let field = |k: &str| -> ApiResult<Option<String>> {
         match src.get(k) {
-            None | Some(serde_json::Value::Null) => Ok(cur.to_string()),
-            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(invalid(k)),
         }
     };
-    let config = TokenPolicyConfig {
-        token_expiration_time: field("tokenExpirationTime", &current.token_expiration_time)?,
-        session_expiration_time: field("sessionExpirationTime", &current.session_expiration_time)?,
-        expired_token_renew_limit: field(
-            "expiredTokenRenewLimit",
-            &current.expired_token_renew_limit,
-        )?,
+    let change = TokenPolicyChange {
+        token_expiration_time: field("tokenExpirationTime")?,
+        session_expiration_time: field("sessionExpirationTime")?,
+        expired_token_renew_limit: field("expiredTokenRenewLimit")?,
     };
-    let policy = TokenPolicy::from_config(&config).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", e.to_string())
-    })?;
-    app.core
-        .config
-        .set_token_policy(policy, app.core.clock.now())
-        .await?;
+    let policy = app.core.update_token_policy(&me.user, change).await?;
     Ok(data(json!({ "key": KEY, "config": policy.to_config() })))
 }

@@ -64,15 +64,13 @@ pub async fn list(State(app): State<AppState>, _: Admin, params: Params) -> ApiR
     };
     let (users, count) = app
         .core
-        .users
-        .list_users(filter, PageRequest { page, page_size })
+        .admin_users(filter, PageRequest { page, page_size })
         .await?;
     Ok(list_response(users, count, page, page_size))
 }
 
 pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
-    let user = app.core.users.user(params.id()?).await?;
-    Ok(data(user.ok_or_else(ApiError::not_found)?))
+    Ok(data(app.core.admin_user(params.id()?).await?))
 }
 
 fn input(values: &Values) -> ApiResult<UserInput> {
@@ -91,11 +89,11 @@ pub async fn create(
     Admin(me): Admin,
     values: Values,
 ) -> ApiResult<Response> {
-    let input = input(&values)?;
-    app.core
-        .guard_root(&me.user, None, input.roles.as_deref())
-        .await?;
-    Ok(data(app.core.admin_create_user(input).await?))
+    Ok(data(
+        app.core
+            .admin_create_user(&me.user, input(&values)?)
+            .await?,
+    ))
 }
 
 pub async fn update(
@@ -105,10 +103,7 @@ pub async fn update(
     values: Values,
 ) -> ApiResult<Response> {
     let (id, input) = (params.id()?, input(&values)?);
-    app.core
-        .guard_root(&me.user, Some(id), input.roles.as_deref())
-        .await?;
-    Ok(data(app.core.admin_update_user(id, input).await?))
+    Ok(data(app.core.admin_update_user(&me.user, id, input).await?))
 }
 
 /// `users:revokeSessions?filterByTk=<id>`: signs the user out everywhere.
@@ -117,10 +112,9 @@ pub async fn revoke_sessions(
     Admin(me): Admin,
     params: Params,
 ) -> ApiResult<Response> {
-    let id = params.id()?;
-    app.core.guard_root(&me.user, Some(id), None).await?;
-    let now = app.core.clock.now();
-    app.core.sessions.end_user_sessions(id, now).await?;
+    app.core
+        .admin_revoke_sessions(&me.user, params.id()?)
+        .await?;
     Ok(data(Value::Null))
 }
 
@@ -129,12 +123,6 @@ pub async fn destroy(
     Admin(me): Admin,
     params: Params,
 ) -> ApiResult<Response> {
-    let id = params.id()?;
-    // Deleting oneself would lock the operator out mid-session.
-    if id == me.user.id {
-        return Err(ApiError::forbidden());
-    }
-    app.core.guard_root(&me.user, Some(id), None).await?;
-    app.core.users.delete_user(id).await?;
+    app.core.admin_delete_user(&me.user, params.id()?).await?;
     Ok(data(Value::Null))
 }

@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 use smsauth_core::domain::phone::mask;
-use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
+use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, VerifierDraft};
 
-use super::extract::{Admin, Caller, Ctx, Params, Root, Values};
-use super::{ApiError, ApiResult, AppState, data};
+use super::extract::{Admin, Caller, Ctx, Params, Values};
+use super::{ApiResult, AppState, data};
 
 const SMS_OTP_TITLE: &str = "SMS OTP";
 
@@ -23,13 +23,11 @@ pub async fn list_types(_: Admin) -> ApiResult<Response> {
 pub async fn providers(State(app): State<AppState>, _: Admin) -> ApiResult<Response> {
     let list: Vec<Value> = app
         .core
-        .providers
         .provider_types()
         .into_iter()
-        .map(|(name, title)| {
-            let settings = app.core.providers.schema(&name);
-            json!({ "name": name, "title": title, "settings": settings })
-        })
+        .map(
+            |(name, title, settings)| json!({ "name": name, "title": title, "settings": settings }),
+        )
         .collect();
     Ok(data(list))
 }
@@ -42,7 +40,8 @@ pub async fn list_by_scene(
 ) -> ApiResult<Response> {
     let scene_ok = matches!(params.get("scene"), None | Some("auth-sms"));
     let verifiers: Vec<Value> = if scene_ok {
-        sms_verifiers(&app)
+        app.core
+            .sms_verifiers()
             .await?
             .into_iter()
             .map(|v| json!({ "name": v.name, "title": v.title }))
@@ -55,40 +54,13 @@ pub async fn list_by_scene(
     ))
 }
 
-async fn sms_verifiers(app: &AppState) -> ApiResult<Vec<Verifier>> {
-    Ok(app
-        .core
-        .config
-        .verifiers()
-        .await?
-        .into_iter()
-        .filter(|v| v.verification_type == VERIFICATION_TYPE_SMS_OTP)
-        .collect())
-}
-
 pub async fn list(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
-    let all: Vec<Verifier> = app
-        .core
-        .config
-        .verifiers()
-        .await?
-        .into_iter()
-        .map(|v| app.core.masked_verifier(v))
-        .collect();
+    let all = app.core.verifiers().await?;
     super::users::paged(all, &params)
 }
 
-async fn by_name(app: &AppState, params: &Params) -> ApiResult<Verifier> {
-    app.core
-        .config
-        .verifier(params.tk()?)
-        .await?
-        .ok_or_else(ApiError::not_found)
-}
-
 pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> ApiResult<Response> {
-    let v = by_name(&app, &params).await?;
-    Ok(data(app.core.masked_verifier(v)))
+    Ok(data(app.core.verifier(params.tk()?).await?))
 }
 
 fn draft(values: &Values) -> ApiResult<VerifierDraft> {
@@ -102,41 +74,41 @@ fn draft(values: &Values) -> ApiResult<VerifierDraft> {
     })
 }
 
-pub async fn create(State(app): State<AppState>, _: Root, values: Values) -> ApiResult<Response> {
-    let d = app.core.prepare_verifier(draft(&values)?, None).await?;
-    let now = app.core.clock.now();
-    let created = app.core.config.create_verifier(d, now).await?;
-    Ok(data(app.core.masked_verifier(created)))
+pub async fn create(
+    State(app): State<AppState>,
+    Admin(me): Admin,
+    values: Values,
+) -> ApiResult<Response> {
+    Ok(data(
+        app.core.create_verifier(&me.user, draft(&values)?).await?,
+    ))
 }
 
 pub async fn update(
     State(app): State<AppState>,
-    _: Root,
+    Admin(me): Admin,
     params: Params,
     values: Values,
 ) -> ApiResult<Response> {
-    let existing = by_name(&app, &params).await?;
-    let mut d = draft(&values)?;
-    d.name = None;
-    let d = app.core.prepare_verifier(d, Some(&existing)).await?;
-    let now = app.core.clock.now();
-    let updated = app
-        .core
-        .config
-        .update_verifier(&existing.name, d, now)
-        .await?;
-    Ok(data(app.core.masked_verifier(updated)))
+    let (name, d) = (params.tk()?, draft(&values)?);
+    Ok(data(app.core.update_verifier(&me.user, name, d).await?))
 }
 
-pub async fn destroy(State(app): State<AppState>, _: Root, params: Params) -> ApiResult<Response> {
-    app.core.config.delete_verifier(params.tk()?).await?;
+pub async fn destroy(
+    State(app): State<AppState>,
+    Admin(me): Admin,
+    params: Params,
+) -> ApiResult<Response> {
+    app.core.delete_verifier(&me.user, params.tk()?).await?;
     Ok(data(Value::Null))
 }
 
 /// Every SMS verifier with whether the caller has bound it and the masked number.
 pub async fn list_by_user(State(app): State<AppState>, Caller(me): Caller) -> ApiResult<Response> {
-    let bound = app.core.users.bound_verifiers(me.user.id).await?;
-    let list: Vec<Value> = sms_verifiers(&app)
+    let bound = app.core.bound_verifiers(&me.user).await?;
+    let list: Vec<Value> = app
+        .core
+        .sms_verifiers()
         .await?
         .into_iter()
         .map(|v| {
@@ -159,8 +131,10 @@ pub async fn list_for_verify(
     State(app): State<AppState>,
     Caller(me): Caller,
 ) -> ApiResult<Response> {
-    let bound = app.core.users.bound_verifiers(me.user.id).await?;
-    let list: Vec<Value> = sms_verifiers(&app)
+    let bound = app.core.bound_verifiers(&me.user).await?;
+    let list: Vec<Value> = app
+        .core
+        .sms_verifiers()
         .await?
         .into_iter()
         .filter_map(|v| {

@@ -46,6 +46,26 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/admin.js"),
     ),
     (
+        "admin-authenticators.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-authenticators.js"),
+    ),
+    (
+        "admin-verifiers.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-verifiers.js"),
+    ),
+    (
+        "admin-policy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-policy.js"),
+    ),
+    (
+        "admin-users.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-users.js"),
+    ),
+    (
         "account.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/account.js"),
@@ -99,6 +119,35 @@ async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
+/// `index.json` (every locale with its own name, for the language switcher) or
+/// `<locale>.json` (that locale's catalogue, the same file the server's messages come from).
+async fn catalogue(Path(file): Path<String>) -> Response {
+    let body = if file == "index.json" {
+        let index: Vec<serde_json::Value> = Locale::ALL
+            .iter()
+            .map(|l| {
+                let name = crate::i18n::message("lang.name", *l, &[]);
+                serde_json::json!({ "locale": l.as_str(), "name": name })
+            })
+            .collect();
+        serde_json::Value::Array(index).to_string()
+    } else {
+        let known = Locale::ALL
+            .iter()
+            .find(|l| file.strip_suffix(".json") == Some(l.as_str()));
+        match known {
+            Some(l) => l.catalogue_json().to_string(),
+            None => return StatusCode::NOT_FOUND.into_response(),
+        }
+    };
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    secure(resp)
+}
+
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/account") }))
@@ -114,5 +163,6 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             "/account",
             get(|h: HeaderMap| async move { page("account", &h) }),
         )
+        .route("/assets/i18n/{file}", get(catalogue))
         .route("/assets/{file}", get(asset))
 }

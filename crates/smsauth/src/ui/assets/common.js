@@ -1,31 +1,36 @@
 // Shared by every page: translation, the API client (token, X-New-Token, errors), DOM helpers
 // that never parse HTML (so server data cannot inject markup), and the page header.
-import { MESSAGES, LOCALES } from './i18n.js';
+import { LOCALES, load, MESSAGES, NAMES } from './i18n.js';
 
 const TOKEN_KEY = 'smsauth.token';
 const LOCALE_KEY = 'smsauth.locale';
 
 function matchLocale(tag) {
-  const lang = String(tag || '').toLowerCase().split(/[-_]/)[0];
-  return LOCALES.find((l) => l.toLowerCase().startsWith(lang + '-')) || null;
+  const lang = String(tag || '')
+    .toLowerCase()
+    .split(/[-_]/)[0];
+  return LOCALES.find((l) => l.toLowerCase().startsWith(`${lang}-`)) || null;
 }
 
 /** The saved choice, else the language the server picked from Accept-Language, else en-US. */
 function initialLocale() {
   const saved = localStorage.getItem(LOCALE_KEY);
-  if (saved && MESSAGES[saved]) return saved;
+  if (saved && LOCALES.includes(saved)) return saved;
   return matchLocale(document.documentElement.lang) || 'en-US';
 }
 
 export const state = { locale: initialLocale(), rerender: () => {} };
+// The chosen locale and the fallback are loaded before any page renders.
+await Promise.all([load(state.locale), load('en-US')]);
 
 export function t(key, params = {}) {
-  let s = MESSAGES[state.locale][key] ?? MESSAGES['en-US'][key] ?? key;
-  for (const [k, v] of Object.entries(params)) s = s.replaceAll(`{${k}}`, String(v));
+  let s = MESSAGES[state.locale]?.[key] ?? MESSAGES['en-US'][key] ?? key;
+  for (const [k, v] of Object.entries(params)) s = s.replaceAll(`{{${k}}}`, String(v));
   return s;
 }
 
-export function setLocale(locale) {
+export async function setLocale(locale) {
+  await load(locale);
   state.locale = locale;
   localStorage.setItem(LOCALE_KEY, locale);
   document.documentElement.lang = locale;
@@ -52,11 +57,13 @@ export async function api(action, { method = 'POST', body, query, authenticator 
   if (token) headers.Authorization = `Bearer ${token}`;
   if (authenticator) headers['X-Authenticator'] = authenticator;
   if (method !== 'GET') headers['Content-Type'] = 'application/json';
-  const qs = query ? '?' + new URLSearchParams(query).toString() : '';
+  const qs = query ? `?${new URLSearchParams(query).toString()}` : '';
   let res;
   try {
     res = await fetch(`/api/${action}${qs}`, {
-      method, headers, body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
+      method,
+      headers,
+      body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
     });
   } catch {
     throw new ApiError(0, 'NETWORK', t('error.network'));
@@ -65,8 +72,8 @@ export async function api(action, { method = 'POST', body, query, authenticator 
   if (renewed) setToken(renewed);
   const json = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const e = (json.errors && json.errors[0]) || {};
-    throw new ApiError(res.status, e.code || 'HTTP_' + res.status, e.message || t('error.network'));
+    const e = json.errors?.[0] || {};
+    throw new ApiError(res.status, e.code || `HTTP_${res.status}`, e.message || t('error.network'));
   }
   return json;
 }
@@ -94,8 +101,13 @@ let fieldSeq = 0;
 /** A label bound to its control. */
 export function field(labelText, control, hint) {
   if (!control.id) control.id = `f${++fieldSeq}`;
-  return el('div', {}, el('label', { for: control.id }, labelText), control,
-    hint ? el('p', { class: 'hint' }, hint) : null);
+  return el(
+    'div',
+    {},
+    el('label', { for: control.id }, labelText),
+    control,
+    hint ? el('p', { class: 'hint' }, hint) : null,
+  );
 }
 
 export function checkbox(labelText, attrs = {}) {
@@ -126,14 +138,23 @@ export function safeRedirect(target) {
 
 /** The bar at the top: product name, navigation and the language switcher. */
 export function topBar(links = []) {
-  const select = el('select', { id: 'language', onchange: (e) => setLocale(e.target.value) },
-    LOCALES.map((l) => el('option', { value: l, selected: l === state.locale }, MESSAGES[l]['lang.name'])));
-  return el('header', { class: 'top' },
+  const select = el(
+    'select',
+    { id: 'language', onchange: (e) => setLocale(e.target.value) },
+    LOCALES.map((l) => el('option', { value: l, selected: l === state.locale }, NAMES[l])),
+  );
+  return el(
+    'header',
+    { class: 'top' },
     el('a', { class: 'brand', href: '/account' }, 'smsauth'),
-    el('nav', { 'aria-label': t('nav.label') },
+    el(
+      'nav',
+      { 'aria-label': t('nav.label') },
       links.map(([href, key]) => el('a', { href }, t(key))),
       el('label', { class: 'visually-hidden', for: 'language' }, t('lang.label')),
-      select));
+      select,
+    ),
+  );
 }
 
 export function mount(...nodes) {
@@ -144,7 +165,33 @@ export function mount(...nodes) {
 
 /** Sends the visitor to sign in and back here afterwards. */
 export function toSignIn() {
-  location.href = '/signin?redirect=' + encodeURIComponent(location.pathname);
+  location.href = `/signin?redirect=${encodeURIComponent(location.pathname)}`;
+}
+
+/** Runs one step of a form (its submit, or a "send code" click): clears `error`, then awaits
+ *  `fn`. When `fn` throws, the message (the server's `errors[0].message`, see `api`, or the
+ *  form's own check) is shown in `error` and the form keeps its inputs. Options: `busy`, a button
+ *  disabled while `fn` runs and enabled again only after a failure (on success the page moves on
+ *  or a countdown takes the button over); `toSignIn`, when a 401 (the session is over) sends the
+ *  visitor to sign in instead of showing the message. */
+export async function attempt(error, fn, { busy = null, toSignIn: signIn = false } = {}) {
+  error.textContent = '';
+  if (busy) busy.disabled = true;
+  try {
+    await fn();
+  } catch (e) {
+    if (signIn && e.status === 401) return toSignIn();
+    error.textContent = e.message;
+    if (busy) busy.disabled = false;
+  }
+}
+
+/** A form's `onsubmit`: no page load, then `attempt(error, fn, options)`. */
+export function onSubmit(error, fn, options) {
+  return (e) => {
+    e.preventDefault();
+    return attempt(error, fn, options);
+  };
 }
 
 /** A button that counts down to `until` (ms) showing "Retry after N seconds", then calls done. */

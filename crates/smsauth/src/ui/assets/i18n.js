@@ -1,114 +1,17 @@
-// Every text of the pages in en-US, zh-CN and nl-NL. A test checks that the three have the same
-// keys. API errors are not here: the server translates them (X-Locale).
-export const LOCALES = ['en-US', 'zh-CN', 'nl-NL'];
+// The pages' texts come from the server's catalogues (src/i18n/locales/<locale>.json): one file
+// per locale holds every page text and every server message, with {{name}} placeholders. The
+// list of locales, with each one's own name, is loaded first; a locale's texts on first use.
+const index = await (await fetch('/assets/i18n/index.json')).json();
 
-export const MESSAGES = {
-  'en-US': {
-    'lang.name': 'English', 'lang.label': 'Language', 'app.title': 'Authentication', 'nav.label': 'Main',
-    'nav.account': 'My account', 'nav.admin': 'Administration', 'error.network': 'The server could not be reached. Please try again.',
-    'code.send': 'Send code', 'code.retryAfter': 'Retry after {n} seconds',
-    'signin.title': 'Sign in', 'signin.methods': 'Sign-in methods', 'signin.tabSms': 'SMS', 'signin.tabPassword': 'Password',
-    'signin.phone': 'Phone number', 'signin.code': 'Verification code', 'signin.submit': 'Sign in',
-    'signin.autoSignup': 'User will be registered automatically if not exists.', 'signin.account': 'Username or email',
-    'signin.password': 'Password', 'signin.none': 'No sign-in method is enabled.', 'signin.phoneRequired': 'Please enter your phone number.',
-    'account.title': 'My account', 'account.nickname': 'Nickname', 'account.username': 'Username', 'account.email': 'Email',
-    'account.phone': 'Phone', 'account.roles': 'Roles', 'account.verifiers': 'Verification phones',
-    'account.noVerifiers': 'No SMS verifier is configured.', 'account.notBound': 'No phone is bound yet.',
-    'account.boundTo': 'Bound to {phone}', 'account.bind': 'Bind', 'account.unbind': 'Unbind',
-    'account.sendToBound': 'Send code to bound phone', 'account.bound': 'The phone is bound.', 'account.unbound': 'The phone is unbound.',
-    'account.signOut': 'Sign out',
-    'admin.title': 'Administration', 'admin.forbidden': 'You do not have permission to view this page. Only administrators can open it.',
-    'admin.tab.authenticators': 'Authenticators', 'admin.tab.verifiers': 'Verifiers', 'admin.tab.policy': 'Token policy', 'admin.tab.users': 'Users',
-    'admin.name': 'Name', 'admin.type': 'Type', 'admin.titleField': 'Title', 'admin.enabled': 'Enabled', 'admin.settings': 'Settings',
-    'admin.actions': 'Actions', 'admin.addSms': 'Add SMS authenticator', 'admin.addPassword': 'Add password authenticator',
-    'admin.configure': 'Configure {name}', 'admin.configureShort': 'Configure', 'admin.delete': 'Delete', 'admin.edit': 'Edit',
-    'admin.save': 'Save', 'admin.cancel': 'Cancel', 'admin.verifier': 'Verifier', 'admin.defaultVerifier': 'Default SMS verifier',
-    'admin.createVerifier': 'Create a verifier', 'admin.autoSignup': 'Register unknown phone numbers automatically',
-    'admin.autoSignupOn': 'auto sign-up on', 'admin.autoSignupOff': 'auto sign-up off', 'admin.allowSignUp': 'Allow sign-up with a password',
-    'admin.signUpOn': 'sign-up allowed', 'admin.signUpOff': 'sign-up not allowed', 'admin.enabledFor': 'Enable {name}',
-    'admin.moveUp': 'Move {name} up', 'admin.moveDown': 'Move {name} down', 'admin.confirmDelete': 'Delete {name}? This cannot be undone.',
-    'admin.addVerifier': 'Add SMS OTP verifier', 'admin.editVerifier': 'Edit verifier {name}', 'admin.provider': 'Provider',
-    'admin.isDefault': 'Default SMS verifier', 'admin.isDefaultShort': 'Default', 'admin.nameHint': 'Letters, digits, _ and -; cannot be changed later.',
-    'admin.secretKept': 'Stored; leave as is to keep it.', 'admin.fallbacks': 'Fallback verifiers',
-    'admin.fallbacksHint': 'Comma-separated names, tried in order when this provider times out or fails.',
-    'admin.routes': 'Routes by country', 'admin.routesHint': 'For example CN=tencent, NL=twilio: which verifier sends to each country.',
-    'admin.badJson': '{field} must be valid JSON.', 'admin.tokenTtl': 'Token validity', 'admin.sessionTtl': 'Session validity',
-    'admin.renewLimit': 'Renewal allowed after expiry for', 'admin.unit': 'unit', 'admin.policyOrder': 'The token validity must be shorter than the session validity.',
-    'admin.policyPositive': 'Every value must be a whole number of at least 1.', 'admin.saved': 'Saved.', 'admin.searchPhone': 'Search by phone',
-    'admin.search': 'Search', 'admin.view': 'View / roles', 'admin.revoke': 'Revoke sessions', 'admin.revoked': 'All sessions of the user were revoked.',
-    'admin.rolesOf': 'User {name}', 'admin.created': 'Created',
-    'unit.m': 'minutes', 'unit.h': 'hours', 'unit.d': 'days',
-  },
-  'zh-CN': {
-    'lang.name': '简体中文', 'lang.label': '语言', 'app.title': '身份认证', 'nav.label': '主导航',
-    'nav.account': '我的账户', 'nav.admin': '系统管理', 'error.network': '无法连接服务器，请重试。',
-    'code.send': '发送验证码', 'code.retryAfter': '{n} 秒后重试',
-    'signin.title': '登录', 'signin.methods': '登录方式', 'signin.tabSms': '短信', 'signin.tabPassword': '密码',
-    'signin.phone': '手机号', 'signin.code': '验证码', 'signin.submit': '登录',
-    'signin.autoSignup': '未注册的手机号将自动注册。', 'signin.account': '用户名或邮箱',
-    'signin.password': '密码', 'signin.none': '未启用任何登录方式。', 'signin.phoneRequired': '请输入手机号。',
-    'account.title': '我的账户', 'account.nickname': '昵称', 'account.username': '用户名', 'account.email': '邮箱',
-    'account.phone': '手机号', 'account.roles': '角色', 'account.verifiers': '验证手机',
-    'account.noVerifiers': '尚未配置短信验证器。', 'account.notBound': '尚未绑定手机号。',
-    'account.boundTo': '已绑定 {phone}', 'account.bind': '绑定', 'account.unbind': '解除绑定',
-    'account.sendToBound': '向已绑定手机发送验证码', 'account.bound': '手机号已绑定。', 'account.unbound': '手机号已解除绑定。',
-    'account.signOut': '退出登录',
-    'admin.title': '系统管理', 'admin.forbidden': '您无权查看此页面，仅管理员可以访问。',
-    'admin.tab.authenticators': '认证器', 'admin.tab.verifiers': '验证器', 'admin.tab.policy': '令牌策略', 'admin.tab.users': '用户',
-    'admin.name': '名称', 'admin.type': '类型', 'admin.titleField': '标题', 'admin.enabled': '启用', 'admin.settings': '设置',
-    'admin.actions': '操作', 'admin.addSms': '添加短信认证器', 'admin.addPassword': '添加密码认证器',
-    'admin.configure': '配置 {name}', 'admin.configureShort': '配置', 'admin.delete': '删除', 'admin.edit': '编辑',
-    'admin.save': '保存', 'admin.cancel': '取消', 'admin.verifier': '验证器', 'admin.defaultVerifier': '默认短信验证器',
-    'admin.createVerifier': '创建验证器', 'admin.autoSignup': '未注册的手机号自动注册',
-    'admin.autoSignupOn': '自动注册已开启', 'admin.autoSignupOff': '自动注册已关闭', 'admin.allowSignUp': '允许使用密码注册',
-    'admin.signUpOn': '允许注册', 'admin.signUpOff': '不允许注册', 'admin.enabledFor': '启用 {name}',
-    'admin.moveUp': '上移 {name}', 'admin.moveDown': '下移 {name}', 'admin.confirmDelete': '确定删除 {name}？此操作无法撤销。',
-    'admin.addVerifier': '添加短信验证码验证器', 'admin.editVerifier': '编辑验证器 {name}', 'admin.provider': '服务商',
-    'admin.isDefault': '默认短信验证器', 'admin.isDefaultShort': '默认', 'admin.nameHint': '字母、数字、_ 和 -，创建后不可修改。',
-    'admin.secretKept': '已保存；保持不变即可保留。', 'admin.fallbacks': '备用验证器',
-    'admin.fallbacksHint': '以逗号分隔的名称，当前服务商超时或失败时按顺序尝试。',
-    'admin.routes': '按国家路由', 'admin.routesHint': '例如 CN=tencent, NL=twilio：由哪个验证器发送到各国家。',
-    'admin.badJson': '{field} 必须是有效的 JSON。', 'admin.tokenTtl': '令牌有效期', 'admin.sessionTtl': '会话有效期',
-    'admin.renewLimit': '过期后允许续期的时长', 'admin.unit': '单位', 'admin.policyOrder': '令牌有效期必须短于会话有效期。',
-    'admin.policyPositive': '每个值都必须是不小于 1 的整数。', 'admin.saved': '已保存。', 'admin.searchPhone': '按手机号搜索',
-    'admin.search': '搜索', 'admin.view': '查看 / 角色', 'admin.revoke': '撤销会话', 'admin.revoked': '已撤销该用户的所有会话。',
-    'admin.rolesOf': '用户 {name}', 'admin.created': '创建时间',
-    'unit.m': '分钟', 'unit.h': '小时', 'unit.d': '天',
-  },
-  'nl-NL': {
-    'lang.name': 'Nederlands', 'lang.label': 'Taal', 'app.title': 'Authenticatie', 'nav.label': 'Hoofdmenu',
-    'nav.account': 'Mijn account', 'nav.admin': 'Beheer', 'error.network': 'De server is niet bereikbaar. Probeer het opnieuw.',
-    'code.send': 'Code versturen', 'code.retryAfter': 'Opnieuw over {n} seconden',
-    'signin.title': 'Inloggen', 'signin.methods': 'Inlogmethoden', 'signin.tabSms': 'Sms', 'signin.tabPassword': 'Wachtwoord',
-    'signin.phone': 'Telefoonnummer', 'signin.code': 'Verificatiecode', 'signin.submit': 'Inloggen',
-    'signin.autoSignup': 'Een onbekend nummer wordt automatisch geregistreerd.', 'signin.account': 'Gebruikersnaam of e-mailadres',
-    'signin.password': 'Wachtwoord', 'signin.none': 'Er is geen inlogmethode ingeschakeld.', 'signin.phoneRequired': 'Voer uw telefoonnummer in.',
-    'account.title': 'Mijn account', 'account.nickname': 'Bijnaam', 'account.username': 'Gebruikersnaam', 'account.email': 'E-mailadres',
-    'account.phone': 'Telefoon', 'account.roles': 'Rollen', 'account.verifiers': 'Verificatietelefoons',
-    'account.noVerifiers': 'Er is geen sms-verificatiemethode ingesteld.', 'account.notBound': 'Er is nog geen telefoon gekoppeld.',
-    'account.boundTo': 'Gekoppeld aan {phone}', 'account.bind': 'Koppelen', 'account.unbind': 'Ontkoppelen',
-    'account.sendToBound': 'Code naar gekoppelde telefoon sturen', 'account.bound': 'De telefoon is gekoppeld.', 'account.unbound': 'De telefoon is ontkoppeld.',
-    'account.signOut': 'Uitloggen',
-    'admin.title': 'Beheer', 'admin.forbidden': 'U heeft geen toegang tot deze pagina. Alleen beheerders kunnen haar openen.',
-    'admin.tab.authenticators': 'Authenticators', 'admin.tab.verifiers': 'Verificatiemethoden', 'admin.tab.policy': 'Tokenbeleid', 'admin.tab.users': 'Gebruikers',
-    'admin.name': 'Naam', 'admin.type': 'Type', 'admin.titleField': 'Titel', 'admin.enabled': 'Ingeschakeld', 'admin.settings': 'Instellingen',
-    'admin.actions': 'Acties', 'admin.addSms': 'Sms-authenticator toevoegen', 'admin.addPassword': 'Wachtwoord-authenticator toevoegen',
-    'admin.configure': '{name} instellen', 'admin.configureShort': 'Instellen', 'admin.delete': 'Verwijderen', 'admin.edit': 'Bewerken',
-    'admin.save': 'Opslaan', 'admin.cancel': 'Annuleren', 'admin.verifier': 'Verificatiemethode', 'admin.defaultVerifier': 'Standaard sms-verificatie',
-    'admin.createVerifier': 'Verificatiemethode aanmaken', 'admin.autoSignup': 'Onbekende nummers automatisch registreren',
-    'admin.autoSignupOn': 'automatisch registreren aan', 'admin.autoSignupOff': 'automatisch registreren uit', 'admin.allowSignUp': 'Registreren met wachtwoord toestaan',
-    'admin.signUpOn': 'registreren toegestaan', 'admin.signUpOff': 'registreren niet toegestaan', 'admin.enabledFor': '{name} inschakelen',
-    'admin.moveUp': '{name} omhoog', 'admin.moveDown': '{name} omlaag', 'admin.confirmDelete': '{name} verwijderen? Dit kan niet ongedaan worden gemaakt.',
-    'admin.addVerifier': 'Sms-code verificatie toevoegen', 'admin.editVerifier': 'Verificatiemethode {name} bewerken', 'admin.provider': 'Provider',
-    'admin.isDefault': 'Standaard sms-verificatie', 'admin.isDefaultShort': 'Standaard', 'admin.nameHint': 'Letters, cijfers, _ en -; later niet te wijzigen.',
-    'admin.secretKept': 'Opgeslagen; laat staan om te behouden.', 'admin.fallbacks': 'Reserve-verificatiemethoden',
-    'admin.fallbacksHint': 'Namen gescheiden door komma’s, op volgorde geprobeerd als deze provider niet antwoordt of faalt.',
-    'admin.routes': 'Routes per land', 'admin.routesHint': 'Bijvoorbeeld CN=tencent, NL=twilio: welke verificatiemethode naar elk land verstuurt.',
-    'admin.badJson': '{field} moet geldige JSON zijn.', 'admin.tokenTtl': 'Geldigheid van een token', 'admin.sessionTtl': 'Geldigheid van een sessie',
-    'admin.renewLimit': 'Verlengen toegestaan na verlopen gedurende', 'admin.unit': 'eenheid', 'admin.policyOrder': 'De geldigheid van een token moet korter zijn dan die van de sessie.',
-    'admin.policyPositive': 'Elke waarde moet een geheel getal van minstens 1 zijn.', 'admin.saved': 'Opgeslagen.', 'admin.searchPhone': 'Zoeken op telefoonnummer',
-    'admin.search': 'Zoeken', 'admin.view': 'Bekijken / rollen', 'admin.revoke': 'Sessies intrekken', 'admin.revoked': 'Alle sessies van de gebruiker zijn ingetrokken.',
-    'admin.rolesOf': 'Gebruiker {name}', 'admin.created': 'Aangemaakt',
-    'unit.m': 'minuten', 'unit.h': 'uren', 'unit.d': 'dagen',
-  },
-};
+export const LOCALES = index.map((entry) => entry.locale);
+export const NAMES = Object.fromEntries(index.map((entry) => [entry.locale, entry.name]));
+export const MESSAGES = {};
+
+/** Loads the texts of `locale` (once). */
+export async function load(locale) {
+  if (!MESSAGES[locale]) {
+    const resp = await fetch(`/assets/i18n/${locale}.json`);
+    MESSAGES[locale] = resp.ok ? await resp.json() : {};
+  }
+  return MESSAGES[locale];
+}

@@ -1,5 +1,19 @@
 // /signin: one tab per enabled authenticator; SMS (phone + code with a countdown) or password.
-import { api, alertBox, countdown, el, field, mount, safeRedirect, setToken, state, t, topBar } from './common.js';
+import {
+  alertBox,
+  api,
+  attempt,
+  countdown,
+  el,
+  field,
+  mount,
+  onSubmit,
+  safeRedirect,
+  setToken,
+  state,
+  t,
+  topBar,
+} from './common.js';
 
 const page = { auths: [], active: 0, until: {}, phone: {}, loadError: null };
 let stopTimer = () => {};
@@ -12,10 +26,27 @@ function done(token) {
 
 function smsForm(auth) {
   const opts = auth.options || {};
-  const phone = el('input', { type: 'tel', autocomplete: 'tel', name: 'phone', id: 'phone', required: true,
-    value: page.phone[auth.name] || '', oninput: (e) => { page.phone[auth.name] = e.target.value; } });
-  const code = el('input', { type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', name: 'code',
-    id: 'code', maxlength: '10', pattern: '[0-9]*', required: true });
+  const phone = el('input', {
+    type: 'tel',
+    autocomplete: 'tel',
+    name: 'phone',
+    id: 'phone',
+    required: true,
+    value: page.phone[auth.name] || '',
+    oninput: (e) => {
+      page.phone[auth.name] = e.target.value;
+    },
+  });
+  const code = el('input', {
+    type: 'text',
+    inputmode: 'numeric',
+    autocomplete: 'one-time-code',
+    name: 'code',
+    id: 'code',
+    maxlength: '10',
+    pattern: '[0-9]*',
+    required: true,
+  });
   const error = alertBox('error');
   const send = el('button', { type: 'button', id: 'send-code', class: 'secondary' }, t('code.send'));
   const start = (until) => {
@@ -23,60 +54,71 @@ function smsForm(auth) {
     stopTimer();
     stopTimer = countdown(send, until, 'code.send');
   };
-  send.addEventListener('click', async () => {
-    error.textContent = '';
-    if (!phone.value.trim()) { error.textContent = t('signin.phoneRequired'); phone.focus(); return; }
-    send.disabled = true;
-    try {
-      // Old setups name no verifier: the legacy endpoint uses the default one.
-      const res = opts.verifier
-        ? await api('smsOTP:publicCreate', { body: { action: 'auth:signIn', verifier: opts.verifier, uuid: phone.value } })
-        : await api('verifications:create', { body: { type: 'auth:signIn', phone: phone.value } });
-      start(new Date(res.data.expiresAt).getTime());
-      code.focus();
-    } catch (e) {
-      send.disabled = false;
-      error.textContent = e.message;
+  const sendCode = async () => {
+    if (!phone.value.trim()) {
+      phone.focus();
+      throw new Error(t('signin.phoneRequired'));
     }
-  });
+    // Old setups name no verifier: the legacy endpoint uses the default one.
+    const res = opts.verifier
+      ? await api('smsOTP:publicCreate', {
+          body: { action: 'auth:signIn', verifier: opts.verifier, uuid: phone.value },
+        })
+      : await api('verifications:create', { body: { type: 'auth:signIn', phone: phone.value } });
+    start(new Date(res.data.expiresAt).getTime());
+    code.focus();
+  };
+  send.addEventListener('click', () => attempt(error, sendCode, { busy: send }));
   if (page.until[auth.name] > Date.now()) start(page.until[auth.name]);
   const submit = el('button', { type: 'submit', class: 'wide', id: 'sign-in' }, t('signin.submit'));
-  const form = el('form', { novalidate: true, onsubmit: async (e) => {
-    e.preventDefault();
-    error.textContent = '';
-    submit.disabled = true;
-    try {
-      const res = await api('auth:signIn', { authenticator: auth.name, body: { uuid: phone.value, code: code.value } });
-      done(res.data.token);
-    } catch (err) {
-      error.textContent = err.message;
-      submit.disabled = false;
-    }
-  } },
-  field(t('signin.phone'), phone),
-  el('div', {}, el('label', { for: 'code' }, t('signin.code')), el('div', { class: 'row' }, code, send)),
-  opts.autoSignup ? el('p', { class: 'hint', id: 'auto-signup-hint' }, t('signin.autoSignup')) : null,
-  error, submit);
+  const signIn = async () => {
+    const res = await api('auth:signIn', { authenticator: auth.name, body: { uuid: phone.value, code: code.value } });
+    done(res.data.token);
+  };
+  const form = el(
+    'form',
+    { novalidate: true, onsubmit: onSubmit(error, signIn, { busy: submit }) },
+    field(t('signin.phone'), phone),
+    el('div', {}, el('label', { for: 'code' }, t('signin.code')), el('div', { class: 'row' }, code, send)),
+    opts.autoSignup ? el('p', { class: 'hint', id: 'auto-signup-hint' }, t('signin.autoSignup')) : null,
+    error,
+    submit,
+  );
   return form;
 }
 
 function passwordForm(auth) {
-  const account = el('input', { type: 'text', autocomplete: 'username', name: 'account', id: 'account', required: true });
-  const password = el('input', { type: 'password', autocomplete: 'current-password', name: 'password', id: 'password', required: true });
+  const account = el('input', {
+    type: 'text',
+    autocomplete: 'username',
+    name: 'account',
+    id: 'account',
+    required: true,
+  });
+  const password = el('input', {
+    type: 'password',
+    autocomplete: 'current-password',
+    name: 'password',
+    id: 'password',
+    required: true,
+  });
   const error = alertBox('error');
   const submit = el('button', { type: 'submit', class: 'wide', id: 'sign-in' }, t('signin.submit'));
-  return el('form', { novalidate: true, onsubmit: async (e) => {
-    e.preventDefault();
-    error.textContent = '';
-    submit.disabled = true;
-    try {
-      const res = await api('auth:signIn', { authenticator: auth.name, body: { account: account.value, password: password.value } });
-      done(res.data.token);
-    } catch (err) {
-      error.textContent = err.message;
-      submit.disabled = false;
-    }
-  } }, field(t('signin.account'), account), field(t('signin.password'), password), error, submit);
+  const signIn = async () => {
+    const res = await api('auth:signIn', {
+      authenticator: auth.name,
+      body: { account: account.value, password: password.value },
+    });
+    done(res.data.token);
+  };
+  return el(
+    'form',
+    { novalidate: true, onsubmit: onSubmit(error, signIn, { busy: submit }) },
+    field(t('signin.account'), account),
+    field(t('signin.password'), password),
+    error,
+    submit,
+  );
 }
 
 function panel(auth) {
@@ -99,15 +141,42 @@ function render() {
     card.append(el('p', {}, t('signin.none')));
   } else {
     if (page.auths.length > 1) {
-      card.append(el('div', { class: 'tabs', role: 'tablist', 'aria-label': t('signin.methods') },
-        page.auths.map((a, i) => el('button', {
-          type: 'button', role: 'tab', id: `tab-${a.name}`, 'aria-selected': String(i === page.active),
-          'aria-controls': 'panel', onclick: () => { page.active = i; render(); },
-        }, tabTitle(a)))));
+      card.append(
+        el(
+          'div',
+          { class: 'tabs', role: 'tablist', 'aria-label': t('signin.methods') },
+          page.auths.map((a, i) =>
+            el(
+              'button',
+              {
+                type: 'button',
+                role: 'tab',
+                id: `tab-${a.name}`,
+                'aria-selected': String(i === page.active),
+                'aria-controls': 'panel',
+                onclick: () => {
+                  page.active = i;
+                  render();
+                },
+              },
+              tabTitle(a),
+            ),
+          ),
+        ),
+      );
     }
     const auth = page.auths[page.active];
-    card.append(el('div', { id: 'panel', role: page.auths.length > 1 ? 'tabpanel' : null,
-      'aria-labelledby': page.auths.length > 1 ? `tab-${auth.name}` : null }, panel(auth)));
+    card.append(
+      el(
+        'div',
+        {
+          id: 'panel',
+          role: page.auths.length > 1 ? 'tabpanel' : null,
+          'aria-labelledby': page.auths.length > 1 ? `tab-${auth.name}` : null,
+        },
+        panel(auth),
+      ),
+    );
   }
   mount(topBar([]), el('main', { class: 'narrow' }, card));
 }

@@ -1,0 +1,104 @@
+//! SQLite: one file in the data directory, WAL mode, every atomic write in `BEGIN IMMEDIATE`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::error::DatabaseError;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Pool, Sqlite, Transaction};
+
+use super::{Dialect, UNIQUE_FIELDS};
+use crate::SqliteStore;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+impl Dialect for Sqlite {
+    async fn begin_write<'a>(
+        pool: &'a Pool<Self>,
+        _key: Option<&'a str>,
+    ) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// SQLite says `UNIQUE constraint failed: users.phone`.
+    fn unique_field(err: &dyn DatabaseError) -> &'static str {
+        let msg = err.message();
+        UNIQUE_FIELDS
+            .into_iter()
+            .find(|f| msg.contains(&format!(".{f}")))
+            .unwrap_or("value")
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn migrate(pool: &Pool<Self>) -> anyhow::Result<()> {
+        MIGRATOR.run(pool).await?;
+        Ok(())
+    }
+
+    const PUBLIC_VERIFIER: &'static str = "json_extract(options, '$.public.verifier')";
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and runs pending migrations.
+    pub async fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        private_files(path)?;
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            // A connection whose COMMIT failed (a full disk, an I/O error) can still be inside
+            // its transaction; handed out again, every later BEGIN on it fails and the server
+            // never heals. Such a connection is closed instead of returned (SPEC §9).
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .connect_with(options)
+            .await?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+/// The database holds password hashes and phone numbers: it is created with mode 0600, and an
+/// existing file (and its WAL and shared-memory files) readable by others is narrowed to 0600.
+/// SQLite gives the WAL and `-shm` files it creates the mode of the database file.
+fn private_files(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("cannot create the database {}: {e}", path.display()))?;
+        let mut names = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            names.push(name.into());
+        }
+        for name in names {
+            let Ok(meta) = std::fs::metadata(&name) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(path = %name.display(), "database file was readable by others; now 0600");
+                std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", name.display()))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! The smsauth store ports on SQL: one implementation, [`SqlStore<DB>`], for SQLite (the
+//! embedded default) and PostgreSQL (several instances). Every statement is written once with
+//! `$N` placeholders and portable SQL; what really differs between the two databases (how a
+//! write transaction is serialised, how a unique violation names its column, the migrations,
+//! one JSON expression) lives in [`dialect`].
+//!
+//! Every rule that must hold under concurrency is enforced here in one transaction opened by
+//! [`Dialect::begin_write`] or in one guarded statement, never by a read in the core followed by
+//! a write.
+//!
+//! The generic impl blocks repeat one `where` clause: sqlx cannot express "any backend whose
+//! connection is an executor and whose types encode" as a single bound (launchbadge/sqlx#483,
+//! #3150), so each impl block states the bounds its statements need, and [`Value`] bundles the
+//! encode, decode and type bounds of a column type.
+
+mod config;
+pub mod dialect;
+mod otp;
+mod rows;
+mod sessions;
+mod users;
+
+use std::sync::Arc;
+
+use smsauth_core::ports::otp_store::OtpStore;
+use smsauth_core::ports::store::{ConfigStore, SessionStore, StoreError, UserStore};
+use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type};
+
+pub use dialect::Dialect;
+pub(crate) use rows::{from_ms, ms};
+
+/// A column type: encodable as a parameter, decodable from a row, in `DB`.
+pub trait Value<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> + for<'r> Decode<'r, DB> {}
+impl<DB: Database, T> Value<DB> for T where
+    T: for<'q> Encode<'q, DB> + Type<DB> + for<'r> Decode<'r, DB>
+{
+}
+
+/// The store on one database. Cheap to clone; all clones share one pool.
+#[derive(Debug)]
+pub struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        SqlStore {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+/// The store on SQLite.
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
+/// The store on PostgreSQL.
+pub type PgStore = SqlStore<sqlx::Postgres>;
+
+/// The four store ports of one backend, as the core takes them.
+pub struct Ports {
+    pub users: Arc<dyn UserStore>,
+    pub config: Arc<dyn ConfigStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub otps: Arc<dyn OtpStore>,
+}
+
+/// What is true of every stored database: the same ports, readiness and housekeeping, whichever
+/// backend is behind them. The binary holds one of these, chosen once from the URL.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    fn ports(&self) -> Ports;
+    /// A real write (SPEC §9): a full disk, a read-only file or a lost connection fail it.
+    async fn probe(&self) -> Result<(), StoreError>;
+    /// Deletes rows no rule can consult any more.
+    async fn purge(&self, now: chrono::DateTime<chrono::Utc>);
+    async fn close(&self);
+}
+
+/// Opens the store named by `url` (`postgres://…`), or the SQLite file `sqlite_path` when there
+/// is none, and runs pending migrations.
+pub async fn open(
+    url: Option<&str>,
+    sqlite_path: &std::path::Path,
+) -> anyhow::Result<Arc<dyn Store>> {
+    match url {
+        Some(url) => Ok(Arc::new(PgStore::connect(url).await?)),
+        None => Ok(Arc::new(SqliteStore::open(sqlite_path).await?)),
+    }
+}
+
+#[async_trait::async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Dialect,
+    SqlStore<DB>: UserStore + ConfigStore + SessionStore + OtpStore + 'static,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: Value<DB>,
+{
+    fn ports(&self) -> Ports {
+        let shared = Arc::new(self.clone());
+        Ports {
+            users: shared.clone(),
+            config: shared.clone(),
+            sessions: shared.clone(),
+            otps: shared,
+        }
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        let mut tx = self.write_tx(None).await?;
+        sqlx::query(
+            "INSERT INTO readiness_probe (id, writes) VALUES (1, 1)
+             ON CONFLICT (id) DO UPDATE SET writes = readiness_probe.writes + 1",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err::<DB>)?;
+        tx.commit().await.map_err(map_err::<DB>)
+    }
+
+    async fn purge(&self, now: chrono::DateTime<chrono::Utc>) {
+        if let Err(e) = OtpStore::purge(self, now).await {
+            tracing::warn!(error = %e, "purging OTP records failed");
+        }
+        if let Err(e) = SessionStore::purge(self, now).await {
+            tracing::warn!(error = %e, "purging the token blacklist failed");
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        DB::migrate(&self.pool).await
+    }
+
+    /// A write transaction; with a `key`, every decision about it is serialised against every
+    /// other writer of the key, on every instance ([`Dialect::begin_write`]).
+    async fn write_tx(&self, key: Option<&str>) -> Result<Transaction<'static, DB>, StoreError> {
+        DB::begin_write(&self.pool, key)
+            .await
+            .map_err(map_err::<DB>)
+    }
+}
+
+/// `NotFound` when a write touched no row (the key did not exist).
+pub(crate) fn found<DB: Dialect>(done: DB::QueryResult) -> Result<(), StoreError> {
+    if DB::rows_affected(&done) == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Maps sqlx errors to the store's vocabulary. Unique violations name the field so the API can
+/// say which value is taken; everything else is "unavailable" and never reaches the client.
+pub(crate) fn map_err<DB: Dialect>(e: sqlx::Error) -> StoreError {
+    use smsauth_core::ports::store::Conflict;
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        return StoreError::Conflict(Conflict::Duplicate(DB::unique_field(db.as_ref())));
+    }
+    if matches!(e, sqlx::Error::RowNotFound) {
+        return StoreError::NotFound;
+    }
+    StoreError::Unavailable(e.into())
+}
