@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
@@ -167,7 +166,11 @@ where
             .unwrap_or("basic")
             .to_string();
         Ok(Ctx {
-            locale: Locale::negotiate(&parts.headers, parts.uri.query()),
+            locale: parts
+                .extensions
+                .get::<Locale>()
+                .copied()
+                .unwrap_or_else(|| Locale::negotiate(&parts.headers, parts.uri.query())),
             client_ip: client_ip(peer, &parts.headers, &app.http.trusted_proxies),
             authenticator,
         })
@@ -210,33 +213,6 @@ pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAdd
     client
 }
 
-/// Slot through which an extractor hands a renewed token to the envelope middleware, which
-/// sends it as `X-New-Token`.
-#[derive(Debug, Clone, Default)]
-pub struct RenewedToken(pub Arc<Mutex<Option<String>>>);
-
-fn bearer(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    {
-        let v = v.trim();
-        let token = match v.split_once(' ') {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest,
-            None if v.eq_ignore_ascii_case("bearer") => "",
-            _ => v,
-        };
-        return Some(token.trim().to_string()).filter(|t| !t.is_empty() && t != "null");
-    }
-    if parts.method == axum::http::Method::GET {
-        return serde_urlencoded::from_str::<HashMap<String, String>>(parts.uri.query()?)
-            .ok()?
-            .remove("token");
-    }
-    None
-}
-
 /// A signed-in caller (ACL "user").
 #[derive(Debug, Clone)]
 pub struct Caller(pub Authenticated);
@@ -248,14 +224,17 @@ where
 {
     type Rejection = ApiError;
 
+    /// The caller `layers::authenticate` put on the request. A route outside the signed-in
+    /// group that asks for a caller still gets the full check (only a renewal's header would be
+    /// missing), so a routing slip can never skip authentication.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        let token = bearer(parts);
-        let auth = app.core.authenticate(token.as_deref()).await?;
-        if let (Some(t), Some(slot)) = (&auth.renewed, parts.extensions.get::<RenewedToken>()) {
-            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
+        if let Some(auth) = parts.extensions.get::<Authenticated>() {
+            return Ok(Caller(auth.clone()));
         }
-        Ok(Caller(auth))
+        tracing::error!(path = %parts.uri.path(), "a signed-in action outside the authenticated routes");
+        let app = AppState::from_ref(state);
+        let token = super::layers::bearer(&parts.headers, &parts.method, &parts.uri);
+        Ok(Caller(app.core.authenticate(token.as_deref()).await?))
     }
 }
 

@@ -103,6 +103,29 @@ impl Metrics {
     }
 }
 
+/// Counts and times every action (`/api/<resource>:<action>`) by its answer's code.
+pub async fn record(
+    State(metrics): State<Arc<Metrics>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let action = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().trim_start_matches("/api/").to_string())
+        .filter(|a| a.contains(':'));
+    let resp = next.run(req).await;
+    if let Some(action) = action {
+        let status = resp.status();
+        let fallback = (status.is_client_error() || status.is_server_error())
+            .then(|| ApiError::new(status, super::layers::framework_code(status)));
+        let err = resp.extensions().get::<ApiError>().or(fallback.as_ref());
+        metrics.observe(&action, err, started.elapsed().as_secs_f64());
+    }
+    resp
+}
+
 pub async fn scrape(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let m = &app.metrics;
     if !m.enabled {

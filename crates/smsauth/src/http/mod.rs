@@ -5,6 +5,7 @@ mod authenticators;
 mod error;
 pub mod extract;
 pub mod health;
+pub mod layers;
 pub mod limits;
 pub mod metrics;
 mod sessions;
@@ -17,10 +18,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use serde_json::json;
@@ -28,9 +28,6 @@ use smsauth_core::service::Core;
 use tower_http::cors::{Any, CorsLayer};
 
 pub use error::{ApiError, ApiResult};
-
-use crate::i18n::{self, Locale};
-use extract::RenewedToken;
 
 /// Largest accepted request body on `/api` (SPEC §8).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -68,68 +65,123 @@ where
     get(handler.clone()).post(handler)
 }
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// A signed-in caller's action: the token is checked (`layers::authenticate`) only once the
+/// method matched, so a wrong method still answers 405.
+fn signed_in<H, T>(state: &AppState, handler: H) -> MethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState> + Clone,
+    T: 'static,
+{
+    action(handler).route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        layers::authenticate,
+    ))
+}
+
+/// Actions anyone may call.
+fn public_routes() -> Router<AppState> {
+    Router::new()
         .route(
             "/api/authenticators:publicList",
             action(authenticators::public_list),
         )
-        .route(
-            "/api/authenticators:listTypes",
-            action(authenticators::list_types),
-        )
-        .route("/api/authenticators:list", action(authenticators::list))
-        .route("/api/authenticators:get", action(authenticators::get_one))
-        .route("/api/authenticators:create", action(authenticators::create))
-        .route("/api/authenticators:update", action(authenticators::update))
-        .route(
-            "/api/authenticators:destroy",
-            action(authenticators::destroy),
-        )
-        .route("/api/authenticators:move", action(authenticators::move_one))
         .route("/api/smsOTP:publicCreate", action(sms_otp::public_create))
-        .route("/api/smsOTP:create", action(sms_otp::create))
         .route("/api/verifications:create", action(sms_otp::legacy_create))
-        .route("/api/smsOTPProviders:list", action(verifiers::providers))
         .route("/api/auth:signIn", action(sessions::sign_in))
         .route("/api/auth:signUp", action(sessions::sign_up))
-        .route("/api/auth:check", action(sessions::check))
-        .route("/api/auth:signOut", action(sessions::sign_out))
+}
+
+/// Actions of signed-in callers (ACL "user" and "admin"; the handlers' extractors check the
+/// role, the core checks root-only rules). The token is checked once, by `authenticate`.
+fn signed_in_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/authenticators:listTypes",
+            signed_in(state, authenticators::list_types),
+        )
+        .route(
+            "/api/authenticators:list",
+            signed_in(state, authenticators::list),
+        )
+        .route(
+            "/api/authenticators:get",
+            signed_in(state, authenticators::get_one),
+        )
+        .route(
+            "/api/authenticators:create",
+            signed_in(state, authenticators::create),
+        )
+        .route(
+            "/api/authenticators:update",
+            signed_in(state, authenticators::update),
+        )
+        .route(
+            "/api/authenticators:destroy",
+            signed_in(state, authenticators::destroy),
+        )
+        .route(
+            "/api/authenticators:move",
+            signed_in(state, authenticators::move_one),
+        )
+        .route("/api/smsOTP:create", signed_in(state, sms_otp::create))
+        .route(
+            "/api/smsOTPProviders:list",
+            signed_in(state, verifiers::providers),
+        )
+        .route("/api/auth:check", signed_in(state, sessions::check))
+        .route("/api/auth:signOut", signed_in(state, sessions::sign_out))
         .route(
             "/api/auth:changePassword",
-            action(sessions::change_password),
+            signed_in(state, sessions::change_password),
         )
-        .route("/api/verifiers:listTypes", action(verifiers::list_types))
+        .route(
+            "/api/verifiers:listTypes",
+            signed_in(state, verifiers::list_types),
+        )
         .route(
             "/api/verifiers:listByScene",
-            action(verifiers::list_by_scene),
+            signed_in(state, verifiers::list_by_scene),
         )
-        .route("/api/verifiers:list", action(verifiers::list))
-        .route("/api/verifiers:get", action(verifiers::get_one))
-        .route("/api/verifiers:create", action(verifiers::create))
-        .route("/api/verifiers:update", action(verifiers::update))
-        .route("/api/verifiers:destroy", action(verifiers::destroy))
-        .route("/api/verifiers:listByUser", action(verifiers::list_by_user))
+        .route("/api/verifiers:list", signed_in(state, verifiers::list))
+        .route("/api/verifiers:get", signed_in(state, verifiers::get_one))
+        .route("/api/verifiers:create", signed_in(state, verifiers::create))
+        .route("/api/verifiers:update", signed_in(state, verifiers::update))
+        .route(
+            "/api/verifiers:destroy",
+            signed_in(state, verifiers::destroy),
+        )
+        .route(
+            "/api/verifiers:listByUser",
+            signed_in(state, verifiers::list_by_user),
+        )
         .route(
             "/api/verifiers:listForVerify",
-            action(verifiers::list_for_verify),
+            signed_in(state, verifiers::list_for_verify),
         )
-        .route("/api/verifiers:bind", action(verifiers::bind))
-        .route("/api/verifiers:unbind", action(verifiers::unbind))
+        .route("/api/verifiers:bind", signed_in(state, verifiers::bind))
+        .route("/api/verifiers:unbind", signed_in(state, verifiers::unbind))
         .route(
             "/api/tokenControlConfig:get",
-            action(token_policy::get_policy),
+            signed_in(state, token_policy::get_policy),
         )
         .route(
             "/api/tokenControlConfig:update",
-            action(token_policy::update_policy),
+            signed_in(state, token_policy::update_policy),
         )
-        .route("/api/users:list", action(users::list))
-        .route("/api/users:get", action(users::get_one))
-        .route("/api/users:create", action(users::create))
-        .route("/api/users:update", action(users::update))
-        .route("/api/users:destroy", action(users::destroy))
-        .route("/api/users:revokeSessions", action(users::revoke_sessions))
+        .route("/api/users:list", signed_in(state, users::list))
+        .route("/api/users:get", signed_in(state, users::get_one))
+        .route("/api/users:create", signed_in(state, users::create))
+        .route("/api/users:update", signed_in(state, users::update))
+        .route("/api/users:destroy", signed_in(state, users::destroy))
+        .route(
+            "/api/users:revokeSessions",
+            signed_in(state, users::revoke_sessions),
+        )
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = public_routes()
+        .merge(signed_in_routes(&state))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .merge(api)
@@ -150,7 +202,13 @@ pub fn router(state: AppState) -> Router {
             state.limits.clone(),
             limits::shed,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), envelope))
+        .layer(middleware::from_fn(layers::locale))
+        .layer(middleware::from_fn(layers::new_token_header))
+        .layer(middleware::from_fn(layers::error_body))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::record,
+        ))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -160,58 +218,4 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Writes the `{"errors":[{message, code}]}` envelope in the request's locale for every error
-/// answer (ours and the framework's: 404, 405, 413), and `X-New-Token` after a renewal.
-async fn envelope(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let locale = Locale::negotiate(req.headers(), req.uri().query());
-    let action = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().trim_start_matches("/api/").to_string());
-    let renewed = RenewedToken::default();
-    req.extensions_mut().insert(renewed.clone());
-    let mut resp = next.run(req).await;
-    if let Some(token) = renewed.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-        && let Ok(v) = HeaderValue::from_str(&token)
-    {
-        resp.headers_mut().insert("x-new-token", v);
-    }
-    let status = resp.status();
-    let is_error = status.is_client_error() || status.is_server_error();
-    if let Some(action) = action.filter(|a| a.contains(':')) {
-        let seconds = started.elapsed().as_secs_f64();
-        let err = resp.extensions().get::<ApiError>();
-        let fallback = is_error.then(|| ApiError::new(status, "HTTP_ERROR"));
-        app.metrics
-            .observe(&action, err.or(fallback.as_ref()), seconds);
-    }
-    if !is_error {
-        return resp;
-    }
-    let err = resp
-        .extensions()
-        .get::<ApiError>()
-        .cloned()
-        .unwrap_or_else(|| {
-            let code = match status {
-                StatusCode::NOT_FOUND => "NOT_FOUND",
-                StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
-                StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-                s if s.is_client_error() => "BAD_REQUEST",
-                _ => "INTERNAL_ERROR",
-            };
-            ApiError::new(status, code)
-        });
-    let message = i18n::message(err.key, locale, &err.params);
-    let body = json!({ "errors": [{ "message": message, "code": err.code }] }).to_string();
-    let (mut parts, _) = resp.into_parts();
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
 }

@@ -1,12 +1,12 @@
 //! `auth:*`: sign-in, sign-up, check, sign-out and password change (SPEC §3.3–3.5).
 
 use axum::extract::State;
-use axum::http::HeaderValue;
 use axum::response::Response;
 use serde_json::{Value, json};
 use smsauth_core::service::sign_in::{PasswordChange, SignInRequest, SignUpRequest};
 
 use super::extract::{Caller, Ctx, Values};
+use super::layers::RenewedToken;
 use super::{ApiResult, AppState, data};
 
 /// Both kinds of sign-in share one body: `{uuid|phone, code}` for SMS, `{account|email|username,
@@ -60,9 +60,7 @@ pub async fn change_password(
         confirm_password: values.str("confirmPassword")?,
     };
     let token = app.core.change_password(&me.user, &change).await?;
-    let mut resp = data(json!({ "token": token }));
-    if let Ok(v) = HeaderValue::from_str(&token) {
-        resp.headers_mut().insert("x-new-token", v);
-    }
+    let mut resp = data(json!({ "token": &token }));
+    resp.extensions_mut().insert(RenewedToken(token));
     Ok(resp)
 }
