@@ -4,7 +4,7 @@
 //! authenticator's options as "no verifier, no auto sign-up" and change who can sign in.
 
 use chrono::{DateTime, TimeZone, Utc};
-use smsauth_core::domain::authenticator::Authenticator;
+use smsauth_core::domain::authenticator::{AuthType, Authenticator};
 use smsauth_core::domain::user::{Role, User};
 use smsauth_core::domain::verifier::Verifier;
 use smsauth_core::ports::store::StoreError;
@@ -55,13 +55,15 @@ impl TryFrom<AuthenticatorRow> for Authenticator {
     type Error = StoreError;
 
     fn try_from(r: AuthenticatorRow) -> Result<Self, StoreError> {
+        let auth_type = AuthType::parse(&r.auth_type)
+            .ok_or_else(|| corrupt(format!("authenticator {}: type {}", r.name, r.auth_type)))?;
         Ok(Authenticator {
             options: json("authenticator", &r.name, &r.options)?,
             created_at: from_ms(r.created_at)?,
             updated_at: from_ms(r.updated_at)?,
             id: r.id,
             name: r.name,
-            auth_type: r.auth_type,
+            auth_type,
             title: r.title,
             description: r.description,
             enabled: r.enabled,

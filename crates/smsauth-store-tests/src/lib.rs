@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use smsauth_core::domain::authenticator::AuthenticatorDraft;
+use smsauth_core::domain::authenticator::{AuthType, AuthenticatorDraft};
 use smsauth_core::domain::otp::{CodeHasher, OtpAction, OtpCode};
 use smsauth_core::domain::token_policy::TokenPolicy;
 use smsauth_core::domain::user::UserDraft;
@@ -41,7 +41,7 @@ fn now() -> DateTime<Utc> {
 fn sms_authenticator(name: &str, enabled: bool) -> AuthenticatorDraft {
     AuthenticatorDraft {
         name: Some(name.into()),
-        auth_type: Some("SMS".into()),
+        auth_type: Some(AuthType::Sms),
         enabled: Some(enabled),
         ..Default::default()
     }

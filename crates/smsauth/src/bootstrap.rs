@@ -3,7 +3,7 @@
 
 use secrecy::ExposeSecret;
 use serde_json::json;
-use smsauth_core::domain::authenticator::{AUTH_TYPE_SMS, AuthenticatorDraft};
+use smsauth_core::domain::authenticator::{AuthType, AuthenticatorDraft};
 use smsauth_core::domain::user::{ROLE_ADMIN, ROLE_MEMBER, ROLE_ROOT};
 use smsauth_core::domain::verifier::VerifierDraft;
 use smsauth_core::service::Core;
@@ -97,11 +97,11 @@ async fn dev_setup(core: &Core) -> anyhow::Result<()> {
         .authenticators()
         .await?
         .iter()
-        .any(|a| a.auth_type == AUTH_TYPE_SMS);
+        .any(|a| a.auth_type == AuthType::Sms);
     if !has_sms && core.config.verifier(DEV_VERIFIER).await?.is_some() {
         let draft = AuthenticatorDraft {
             name: Some(DEV_AUTHENTICATOR.into()),
-            auth_type: Some(AUTH_TYPE_SMS.into()),
+            auth_type: Some(AuthType::Sms),
             title: Some("SMS".into()),
             enabled: Some(true),
             options: Some(json!({ "public": { "verifier": DEV_VERIFIER, "autoSignup": true } })),

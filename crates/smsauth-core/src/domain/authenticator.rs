@@ -4,18 +4,38 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub const AUTH_TYPE_SMS: &str = "SMS";
-pub const AUTH_TYPE_PASSWORD: &str = "Email/Password";
+/// The authenticator types this server implements, by their NocoBase names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AuthType {
+    #[serde(rename = "Email/Password")]
+    Password,
+    #[serde(rename = "SMS")]
+    Sms,
+}
 
-/// The authenticator types this server implements, with their display titles.
-pub const AUTH_TYPES: [(&str, &str); 2] =
-    [(AUTH_TYPE_PASSWORD, "Password"), (AUTH_TYPE_SMS, "SMS")];
+impl AuthType {
+    /// In the order `authenticators:listTypes` lists them.
+    pub const ALL: [AuthType; 2] = [AuthType::Password, AuthType::Sms];
 
-pub fn auth_type_title(auth_type: &str) -> Option<&'static str> {
-    AUTH_TYPES
-        .iter()
-        .find(|(name, _)| *name == auth_type)
-        .map(|(_, title)| *title)
+    /// The wire and stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::Password => "Email/Password",
+            AuthType::Sms => "SMS",
+        }
+    }
+
+    /// The display title.
+    pub fn title(self) -> &'static str {
+        match self {
+            AuthType::Password => "Password",
+            AuthType::Sms => "SMS",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AuthType> {
+        AuthType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -23,7 +43,7 @@ pub fn auth_type_title(auth_type: &str) -> Option<&'static str> {
 pub struct Authenticator {
     pub id: i64,
     pub name: String,
-    pub auth_type: String,
+    pub auth_type: AuthType,
     pub title: Option<String>,
     pub description: Option<String>,
     pub enabled: bool,
@@ -71,7 +91,7 @@ impl Authenticator {
 #[derive(Debug, Clone, Default)]
 pub struct AuthenticatorDraft {
     pub name: Option<String>,
-    pub auth_type: Option<String>,
+    pub auth_type: Option<AuthType>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub enabled: Option<bool>,

@@ -4,9 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::{Core, ServiceError};
-use crate::domain::authenticator::{
-    AUTH_TYPE_SMS, Authenticator, AuthenticatorDraft, auth_type_title,
-};
+use crate::domain::authenticator::{AuthType, Authenticator, AuthenticatorDraft};
 use crate::domain::password::{hash_password_async, password_length_ok};
 use crate::domain::phone::Phone;
 use crate::domain::user::{ROLE_ROOT, User, UserDraft};
@@ -235,15 +233,11 @@ impl Core {
         }
         let auth_type = draft
             .auth_type
-            .as_deref()
-            .or(existing.map(|a| a.auth_type.as_str()))
-            .unwrap_or("");
-        if auth_type_title(auth_type).is_none() {
-            return Err(ServiceError::invalid("INVALID_AUTH_TYPE", "authType"));
-        }
+            .or(existing.map(|a| a.auth_type))
+            .ok_or_else(|| ServiceError::invalid("INVALID_AUTH_TYPE", "authType"))?;
         if let Some(options) = &draft.options {
             check_authenticator_options(options)?;
-            if auth_type == AUTH_TYPE_SMS
+            if auth_type == AuthType::Sms
                 && let Some(name) = options
                     .pointer("/public/verifier")
                     .and_then(Value::as_str)

@@ -2,7 +2,7 @@
 //! §5.1).
 
 use super::{Core, ServiceError};
-use crate::domain::authenticator::{AUTH_TYPE_PASSWORD, AUTH_TYPE_SMS, Authenticator};
+use crate::domain::authenticator::{AuthType, Authenticator};
 use crate::domain::otp::OtpAction;
 use crate::domain::password::{self, password_length_ok};
 use crate::domain::user::{User, UserDraft};
@@ -72,10 +72,9 @@ impl Core {
         client_ip: &str,
     ) -> Result<SignedIn, ServiceError> {
         let auth = self.enabled_authenticator(authenticator).await?;
-        let user = match auth.auth_type.as_str() {
-            AUTH_TYPE_SMS => self.sms_user(&auth, req, client_ip).await?,
-            AUTH_TYPE_PASSWORD => self.password_user(req, client_ip).await?,
-            _ => return Err(ServiceError::AuthenticatorNotFound),
+        let user = match auth.auth_type {
+            AuthType::Sms => self.sms_user(&auth, req, client_ip).await?,
+            AuthType::Password => self.password_user(req, client_ip).await?,
         };
         let token = self.start_session(&user, &auth.name).await?;
         Ok(SignedIn { user, token })
@@ -178,7 +177,7 @@ impl Core {
         req: SignUpRequest,
     ) -> Result<User, ServiceError> {
         let auth = self.enabled_authenticator(authenticator).await?;
-        if auth.auth_type != AUTH_TYPE_PASSWORD || !auth.allow_sign_up() {
+        if auth.auth_type != AuthType::Password || !auth.allow_sign_up() {
             return Err(ServiceError::SignUpDisabled);
         }
         let username = req

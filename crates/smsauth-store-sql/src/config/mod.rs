@@ -74,7 +74,7 @@ where
                  $6, $7, $8) RETURNING id",
         )
         .bind(d.name.unwrap_or_default())
-        .bind(d.auth_type.unwrap_or_default())
+        .bind(d.auth_type.map(|t| t.as_str()).unwrap_or_default())
         .bind(d.title)
         .bind(d.description)
         .bind(d.enabled.unwrap_or(false))
@@ -112,7 +112,7 @@ where
                  enabled = $5, options = $6, updated_at = $7 WHERE id = $8",
         )
         .bind(d.name.unwrap_or(current.name))
-        .bind(d.auth_type.unwrap_or(current.auth_type))
+        .bind(d.auth_type.unwrap_or(current.auth_type).as_str())
         .bind(d.title.or(current.title))
         .bind(d.description.or(current.description))
         .bind(d.enabled.unwrap_or(current.enabled))

@@ -3,9 +3,13 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
-use smsauth_core::domain::authenticator::{AUTH_TYPES, AuthenticatorDraft, auth_type_title};
+use smsauth_core::domain::authenticator::{AuthType, AuthenticatorDraft};
+use smsauth_core::service::ServiceError;
 
-use super::extract::{Admin, Params, Values};
+use serde::Deserialize;
+use serde_json::Map;
+
+use super::extract::{Admin, Body, Loose, Params};
 use super::{ApiError, ApiResult, AppState, data};
 
 /// Enabled authenticators with `options.public` flattened into `options`; private options never
@@ -21,7 +25,7 @@ pub async fn public_list(State(app): State<AppState>) -> ApiResult<Response> {
             json!({
                 "name": a.name,
                 "authType": a.auth_type,
-                "authTypeTitle": auth_type_title(&a.auth_type),
+                "authTypeTitle": a.auth_type.title(),
                 "title": a.title,
                 "options": Value::Object(a.public_options()),
             })
@@ -31,9 +35,9 @@ pub async fn public_list(State(app): State<AppState>) -> ApiResult<Response> {
 }
 
 pub async fn list_types(_: Admin) -> ApiResult<Response> {
-    let types: Vec<Value> = AUTH_TYPES
+    let types: Vec<Value> = AuthType::ALL
         .iter()
-        .map(|(name, title)| json!({ "name": name, "title": title }))
+        .map(|t| json!({ "name": t.as_str(), "title": t.title() }))
         .collect();
     Ok(data(types))
 }
@@ -47,26 +51,51 @@ pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> A
     Ok(data(app.core.authenticator(params.id()?).await?))
 }
 
-fn draft(values: &Values) -> ApiResult<AuthenticatorDraft> {
+/// An authenticator's fields; `options` must be an object (`{public: {..}, ..}`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticatorBody {
+    name: Option<String>,
+    auth_type: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    enabled: Option<bool>,
+    options: Option<Map<String, Value>>,
+}
+
+/// An unknown `authType` is refused here, at the edge: the core only sees known types.
+fn draft(b: AuthenticatorBody) -> ApiResult<AuthenticatorDraft> {
+    let auth_type = match b.auth_type.as_deref() {
+        None => None,
+        Some(name) => Some(
+            AuthType::parse(name)
+                .ok_or_else(|| ServiceError::invalid("INVALID_AUTH_TYPE", "authType"))?,
+        ),
+    };
     Ok(AuthenticatorDraft {
-        name: values.str("name")?,
-        auth_type: values.str("authType")?,
-        title: values.str("title")?,
-        description: values.str("description")?,
-        enabled: values.bool("enabled")?,
-        options: values.object("options")?,
+        name: b.name,
+        auth_type,
+        title: b.title,
+        description: b.description,
+        enabled: b.enabled,
+        options: b.options.map(Value::Object),
     })
+}
+
+/// `{sourceId, targetId}` as NocoBase's sortable table sends them (numbers or strings).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveBody {
+    source_id: Option<Loose<i64>>,
+    target_id: Option<Loose<i64>>,
 }
 
 pub async fn create(
     State(app): State<AppState>,
     Admin(me): Admin,
-    values: Values,
+    Body(b): Body<AuthenticatorBody>,
 ) -> ApiResult<Response> {
-    let created = app
-        .core
-        .create_authenticator(&me.user, draft(&values)?)
-        .await?;
+    let created = app.core.create_authenticator(&me.user, draft(b)?).await?;
     Ok(data(created))
 }
 
@@ -74,9 +103,9 @@ pub async fn update(
     State(app): State<AppState>,
     Admin(me): Admin,
     params: Params,
-    values: Values,
+    Body(b): Body<AuthenticatorBody>,
 ) -> ApiResult<Response> {
-    let (id, d) = (params.id()?, draft(&values)?);
+    let (id, d) = (params.id()?, draft(b)?);
     Ok(data(app.core.update_authenticator(&me.user, id, d).await?))
 }
 
@@ -91,20 +120,16 @@ pub async fn destroy(
     Ok(data(Value::Null))
 }
 
-/// `authenticators:move` with `{sourceId, targetId}` as NocoBase's sortable table sends it.
+/// `authenticators:move`: `source` takes the place of `target`.
 pub async fn move_one(
     State(app): State<AppState>,
     Admin(me): Admin,
-    values: Values,
+    Body(b): Body<MoveBody>,
 ) -> ApiResult<Response> {
-    let id = |key: &str| -> ApiResult<i64> {
-        match values.0.get(key) {
-            Some(Value::Number(n)) => n.as_i64().ok_or_else(|| ApiError::field(key)),
-            Some(Value::String(s)) => s.parse().map_err(|_| ApiError::field(key)),
-            _ => Err(ApiError::field(key)),
-        }
+    let id = |v: Option<Loose<i64>>, key: &str| {
+        v.and_then(|v| v.id()).ok_or_else(|| ApiError::field(key))
     };
-    let (source, target) = (id("sourceId")?, id("targetId")?);
+    let (source, target) = (id(b.source_id, "sourceId")?, id(b.target_id, "targetId")?);
     app.core
         .move_authenticator(&me.user, source, target)
         .await?;

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use smsauth_core::service::sessions::Authenticated;
 
@@ -41,49 +42,37 @@ impl<S: Send + Sync> FromRequest<S> for Values {
     }
 }
 
-impl Values {
-    /// A string field: absent or `null` is `None`; any other non-string is a 400 naming it.
-    pub fn str(&self, key: &str) -> Result<Option<String>, ApiError> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::field(key)),
-        }
-    }
+/// The action's values as the typed request `T`, parsed like [`Values`]. Unknown fields are
+/// ignored (SPEC §1: clients spread whole forms into bodies); a known field of the wrong type is
+/// a 400 `INVALID_FIELD` naming its path (`options.public`, `roles[0]`), never read as absent.
+#[derive(Debug, Clone)]
+pub struct Body<T>(pub T);
 
-    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ApiError::field(key)),
-        }
-    }
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
 
-    pub fn object(&self, key: &str) -> Result<Option<Value>, ApiError> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
-            Some(_) => Err(ApiError::field(key)),
-        }
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Values(value) = Values::from_request(req, state).await?;
+        serde_path_to_error::deserialize(value)
+            .map(Body)
+            .map_err(|e| ApiError::field(&e.path().to_string()))
     }
+}
 
-    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|i| match i {
-                    Value::String(s) => Ok(s.clone()),
-                    Value::Object(o) => o
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .ok_or_else(|| ApiError::field(key)),
-                    _ => Err(ApiError::field(key)),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(ApiError::field(key)),
+/// A value that clients send either as a string or as its own type (NocoBase's sortable table
+/// sends ids as numbers or strings).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Loose<T> {
+    Typed(T),
+    Text(String),
+}
+
+impl Loose<i64> {
+    pub fn id(&self) -> Option<i64> {
+        match self {
+            Loose::Typed(n) => Some(*n),
+            Loose::Text(s) => s.trim().parse().ok(),
         }
     }
 }

@@ -5,35 +5,69 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use smsauth_core::service::sign_in::{PasswordChange, SignInRequest, SignUpRequest};
 
-use super::extract::{Caller, Ctx, Values};
+use serde::Deserialize;
+
+use super::extract::{Body, Caller, Ctx};
 use super::layers::RenewedToken;
 use super::{ApiResult, AppState, data};
 
 /// Both kinds of sign-in share one body: `{uuid|phone, code}` for SMS, `{account|email|username,
 /// password}` for passwords (the second name of each is NocoBase's legacy form).
-pub async fn sign_in(State(app): State<AppState>, ctx: Ctx, values: Values) -> ApiResult<Response> {
+#[derive(Debug, Deserialize)]
+pub struct SignInBody {
+    uuid: Option<String>,
+    phone: Option<String>,
+    code: Option<String>,
+    account: Option<String>,
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// `{username, email, password, confirm_password}` (also `confirmPassword`).
+#[derive(Deserialize)]
+pub struct SignUpBody {
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+    #[serde(alias = "confirmPassword")]
+    confirm_password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordBody {
+    old_password: Option<String>,
+    new_password: Option<String>,
+    confirm_password: Option<String>,
+}
+
+pub async fn sign_in(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Body(b): Body<SignInBody>,
+) -> ApiResult<Response> {
     let req = SignInRequest {
-        phone: values.str("uuid")?.or(values.str("phone")?),
-        code: values.str("code")?,
-        account: values
-            .str("account")?
-            .or(values.str("email")?)
-            .or(values.str("username")?),
-        password: values.str("password")?,
+        phone: b.uuid.or(b.phone),
+        code: b.code,
+        account: b.account.or(b.email).or(b.username),
+        password: b.password,
     };
     let ip = ctx.client_ip.to_string();
     let signed = app.core.sign_in(&ctx.authenticator, &req, &ip).await?;
     Ok(data(json!({ "user": signed.user, "token": signed.token })))
 }
 
-pub async fn sign_up(State(app): State<AppState>, ctx: Ctx, values: Values) -> ApiResult<Response> {
+pub async fn sign_up(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Body(b): Body<SignUpBody>,
+) -> ApiResult<Response> {
     let req = SignUpRequest {
-        username: values.str("username")?,
-        email: values.str("email")?,
-        password: values.str("password")?,
-        confirm_password: values
-            .str("confirm_password")?
-            .or(values.str("confirmPassword")?),
+        username: b.username,
+        email: b.email,
+        password: b.password,
+        confirm_password: b.confirm_password,
     };
     Ok(data(app.core.sign_up(&ctx.authenticator, req).await?))
 }
@@ -52,12 +86,12 @@ pub async fn sign_out(State(app): State<AppState>, Caller(me): Caller) -> ApiRes
 pub async fn change_password(
     State(app): State<AppState>,
     Caller(me): Caller,
-    values: Values,
+    Body(b): Body<ChangePasswordBody>,
 ) -> ApiResult<Response> {
     let change = PasswordChange {
-        old_password: values.str("oldPassword")?,
-        new_password: values.str("newPassword")?,
-        confirm_password: values.str("confirmPassword")?,
+        old_password: b.old_password,
+        new_password: b.new_password,
+        confirm_password: b.confirm_password,
     };
     let token = app.core.change_password(&me.user, &change).await?;
     let mut resp = data(json!({ "token": &token }));

@@ -5,29 +5,47 @@ use axum::response::Response;
 use serde_json::json;
 use smsauth_core::service::send_code::{Issued, SendRequest};
 
-use super::extract::{Caller, Ctx, Values};
+use serde::Deserialize;
+
+use super::extract::{Body, Caller, Ctx};
 use super::{ApiResult, AppState, data};
 
 fn issued(i: Issued) -> Response {
     data(json!({ "id": i.id, "expiresAt": i.expires_at }))
 }
 
-fn request(ctx: &Ctx, values: &Values) -> ApiResult<SendRequest> {
-    Ok(SendRequest {
-        action: values.str("action")?,
-        verifier: values.str("verifier")?,
-        uuid: values.str("uuid")?,
+/// `{action, verifier, uuid}`.
+#[derive(Debug, Deserialize)]
+pub struct SendCodeBody {
+    action: Option<String>,
+    verifier: Option<String>,
+    uuid: Option<String>,
+}
+
+/// The legacy `{type, phone}`.
+#[derive(Debug, Deserialize)]
+pub struct LegacySendBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    phone: Option<String>,
+}
+
+fn request(ctx: &Ctx, body: SendCodeBody) -> SendRequest {
+    SendRequest {
+        action: body.action,
+        verifier: body.verifier,
+        uuid: body.uuid,
         client_ip: ctx.client_ip.to_string(),
         locale: ctx.locale.as_str().to_string(),
-    })
+    }
 }
 
 pub async fn public_create(
     State(app): State<AppState>,
     ctx: Ctx,
-    values: Values,
+    Body(body): Body<SendCodeBody>,
 ) -> ApiResult<Response> {
-    let req = request(&ctx, &values)?;
+    let req = request(&ctx, body);
     Ok(issued(app.core.send_code(req, None).await?))
 }
 
@@ -35,9 +53,9 @@ pub async fn create(
     State(app): State<AppState>,
     ctx: Ctx,
     Caller(me): Caller,
-    values: Values,
+    Body(body): Body<SendCodeBody>,
 ) -> ApiResult<Response> {
-    let req = request(&ctx, &values)?;
+    let req = request(&ctx, body);
     Ok(issued(app.core.send_code(req, Some(&me.user)).await?))
 }
 
@@ -45,13 +63,13 @@ pub async fn create(
 pub async fn legacy_create(
     State(app): State<AppState>,
     ctx: Ctx,
-    values: Values,
+    Body(body): Body<LegacySendBody>,
 ) -> ApiResult<Response> {
     let out = app
         .core
         .send_code_legacy(
-            values.str("type")?,
-            values.str("phone")?,
+            body.kind,
+            body.phone,
             ctx.client_ip.to_string(),
             ctx.locale.as_str().to_string(),
         )

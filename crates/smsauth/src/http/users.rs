@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use smsauth_core::ports::store::{PageRequest, UserFilter};
 use smsauth_core::service::admin::UserInput;
 
-use super::extract::{Admin, Params, Values};
+use serde::Deserialize;
+
+use super::extract::{Admin, Body, Params};
 use super::{ApiError, ApiResult, AppState, data};
 
 /// `{data, meta}` for a list already in memory (small tables: authenticators, verifiers).
@@ -73,36 +75,57 @@ pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> A
     Ok(data(app.core.admin_user(params.id()?).await?))
 }
 
-fn input(values: &Values) -> ApiResult<UserInput> {
-    Ok(UserInput {
-        nickname: values.str("nickname")?,
-        username: values.str("username")?,
-        email: values.str("email")?,
-        phone: values.str("phone")?,
-        password: values.str("password")?,
-        roles: values.string_list("roles")?,
-    })
+/// A user's fields; `roles` are names, or `{name}` objects as NocoBase's form sends them.
+#[derive(Deserialize)]
+pub struct UserBody {
+    nickname: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    password: Option<String>,
+    roles: Option<Vec<RoleRef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RoleRef {
+    Name(String),
+    Object { name: String },
+}
+
+fn input(b: UserBody) -> UserInput {
+    UserInput {
+        nickname: b.nickname,
+        username: b.username,
+        email: b.email,
+        phone: b.phone,
+        password: b.password,
+        roles: b.roles.map(|roles| {
+            roles
+                .into_iter()
+                .map(|r| match r {
+                    RoleRef::Name(name) | RoleRef::Object { name } => name,
+                })
+                .collect()
+        }),
+    }
 }
 
 pub async fn create(
     State(app): State<AppState>,
     Admin(me): Admin,
-    values: Values,
+    Body(b): Body<UserBody>,
 ) -> ApiResult<Response> {
-    Ok(data(
-        app.core
-            .admin_create_user(&me.user, input(&values)?)
-            .await?,
-    ))
+    Ok(data(app.core.admin_create_user(&me.user, input(b)).await?))
 }
 
 pub async fn update(
     State(app): State<AppState>,
     Admin(me): Admin,
     params: Params,
-    values: Values,
+    Body(b): Body<UserBody>,
 ) -> ApiResult<Response> {
-    let (id, input) = (params.id()?, input(&values)?);
+    let (id, input) = (params.id()?, input(b));
     Ok(data(app.core.admin_update_user(&me.user, id, input).await?))
 }
 

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use smsauth_core::domain::phone::mask;
 use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, VerifierDraft};
 
-use super::extract::{Admin, Caller, Ctx, Params, Values};
+use serde::Deserialize;
+use serde_json::Map;
+
+use super::extract::{Admin, Body, Caller, Ctx, Params};
 use super::{ApiResult, AppState, data};
 
 const SMS_OTP_TITLE: &str = "SMS OTP";
@@ -63,34 +66,60 @@ pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> A
     Ok(data(app.core.verifier(params.tk()?).await?))
 }
 
-fn draft(values: &Values) -> ApiResult<VerifierDraft> {
-    Ok(VerifierDraft {
-        name: values.str("name")?,
-        title: values.str("title")?,
-        description: values.str("description")?,
-        verification_type: values.str("verificationType")?,
-        is_default: values.bool("isDefault")?,
-        options: values.object("options")?,
-    })
+/// A verifier's fields; `options` must be an object (`{provider, settings, ..}`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifierBody {
+    name: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    verification_type: Option<String>,
+    is_default: Option<bool>,
+    options: Option<Map<String, Value>>,
+}
+
+fn draft(b: VerifierBody) -> VerifierDraft {
+    VerifierDraft {
+        name: b.name,
+        title: b.title,
+        description: b.description,
+        verification_type: b.verification_type,
+        is_default: b.is_default,
+        options: b.options.map(Value::Object),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BindBody {
+    verifier: Option<String>,
+    uuid: Option<String>,
+    code: Option<String>,
+}
+
+/// `unbindVerifier` defaults to `verifier`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnbindBody {
+    verifier: Option<String>,
+    unbind_verifier: Option<String>,
+    code: Option<String>,
 }
 
 pub async fn create(
     State(app): State<AppState>,
     Admin(me): Admin,
-    values: Values,
+    Body(b): Body<VerifierBody>,
 ) -> ApiResult<Response> {
-    Ok(data(
-        app.core.create_verifier(&me.user, draft(&values)?).await?,
-    ))
+    Ok(data(app.core.create_verifier(&me.user, draft(b)).await?))
 }
 
 pub async fn update(
     State(app): State<AppState>,
     Admin(me): Admin,
     params: Params,
-    values: Values,
+    Body(b): Body<VerifierBody>,
 ) -> ApiResult<Response> {
-    let (name, d) = (params.tk()?, draft(&values)?);
+    let (name, d) = (params.tk()?, draft(b));
     Ok(data(app.core.update_verifier(&me.user, name, d).await?))
 }
 
@@ -154,13 +183,9 @@ pub async fn bind(
     State(app): State<AppState>,
     ctx: Ctx,
     Caller(me): Caller,
-    values: Values,
+    Body(b): Body<BindBody>,
 ) -> ApiResult<Response> {
-    let (verifier, uuid, code) = (
-        values.str("verifier")?,
-        values.str("uuid")?,
-        values.str("code")?,
-    );
+    let (verifier, uuid, code) = (b.verifier, b.uuid, b.code);
     let ip = ctx.client_ip.to_string();
     app.core
         .bind_phone(
@@ -180,11 +205,9 @@ pub async fn unbind(
     State(app): State<AppState>,
     ctx: Ctx,
     Caller(me): Caller,
-    values: Values,
+    Body(b): Body<UnbindBody>,
 ) -> ApiResult<Response> {
-    let verifier = values.str("verifier")?;
-    let target = values.str("unbindVerifier")?;
-    let code = values.str("code")?;
+    let (verifier, target, code) = (b.verifier, b.unbind_verifier, b.code);
     let ip = ctx.client_ip.to_string();
     app.core
         .unbind_phone(
