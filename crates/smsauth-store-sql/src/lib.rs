@@ -24,7 +24,10 @@ use std::sync::Arc;
 
 use smsauth_core::ports::otp_store::OtpStore;
 use smsauth_core::ports::store::{ConfigStore, SessionStore, StoreError, UserStore};
-use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type};
+use sqlx::pool::PoolOptions;
+use sqlx::{
+    Connection, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
+};
 
 pub use dialect::Dialect;
 pub(crate) use rows::{from_ms, ms};
@@ -132,13 +135,38 @@ where
     }
 }
 
-impl<DB: Dialect> SqlStore<DB> {
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.pool
+/// Pool settings every backend shares: a bounded wait for a connection, and no connection
+/// handed out again while it is still inside a transaction. A connection whose COMMIT failed (a
+/// full disk, an I/O error) can be left inside its transaction; reused, every later BEGIN on it
+/// would fail and the server would never heal (SPEC §9), so it is closed instead.
+pub(crate) fn pool_options<DB: Database>(max_connections: u32) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .after_release(|conn: &mut DB::Connection, _| {
+            Box::pin(async move { Ok(!conn.is_in_transaction()) })
+        })
+}
+
+impl<DB: Dialect> SqlStore<DB>
+where
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    /// The store on `pool`, migrated.
+    pub(crate) async fn migrated(pool: Pool<DB>) -> anyhow::Result<SqlStore<DB>> {
+        DB::migrator().run(&pool).await?;
+        Ok(SqlStore { pool })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        DB::migrate(&self.pool).await
+        DB::migrator().run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
     }
 
     /// A write transaction; with a `key`, every decision about it is serialised against every
@@ -165,7 +193,9 @@ pub(crate) fn map_err<DB: Dialect>(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
-        return StoreError::Conflict(Conflict::Duplicate(DB::unique_field(db.as_ref())));
+        return StoreError::Conflict(Conflict::Duplicate(dialect::unique_field::<DB>(
+            db.as_ref(),
+        )));
     }
     if matches!(e, sqlx::Error::RowNotFound) {
         return StoreError::NotFound;

@@ -7,6 +7,7 @@ mod sqlite;
 use std::future::Future;
 
 use sqlx::error::DatabaseError;
+use sqlx::migrate::Migrator;
 use sqlx::{Database, Pool, Transaction};
 
 /// Fields a unique constraint can be about, as the API names them.
@@ -25,14 +26,29 @@ pub trait Dialect: Database {
         key: Option<&'a str>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send + 'a;
 
-    /// The field a unique violation is about (`users.phone` → `phone`).
-    fn unique_field(err: &dyn DatabaseError) -> &'static str;
+    /// The part of a unique violation that names the column: SQLite's message
+    /// (`UNIQUE constraint failed: users.phone`), PostgreSQL's constraint name
+    /// (`users_phone_key`, `verifiers_pkey`). [`unique_field`] reads the field from it.
+    fn unique_violation(err: &dyn DatabaseError) -> &str;
 
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
-    /// Runs the pending migrations of this backend (`migrations/sqlite`, `migrations/postgres`).
-    fn migrate(pool: &Pool<Self>) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// This backend's migrations (`migrations/sqlite`, `migrations/postgres`).
+    fn migrator() -> &'static Migrator;
 
     /// An authenticator row's `options.public.verifier`, as text.
     const PUBLIC_VERIFIER: &'static str;
+}
+
+/// The field a unique violation is about, as the API names it (`value` when none is known): the
+/// column follows a `.` (SQLite) or a `_` (PostgreSQL), and a primary key is a name.
+pub(crate) fn unique_field<DB: Dialect>(err: &dyn DatabaseError) -> &'static str {
+    let text = DB::unique_violation(err);
+    if text.ends_with("_pkey") {
+        return "name";
+    }
+    UNIQUE_FIELDS
+        .into_iter()
+        .find(|f| text.contains(&format!(".{f}")) || text.contains(&format!("_{f}")))
+        .unwrap_or("value")
 }

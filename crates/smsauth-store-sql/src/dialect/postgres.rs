@@ -1,13 +1,10 @@
 //! PostgreSQL: many instances on one database; writes serialise on advisory locks.
 
-use std::time::Duration;
-
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, Pool, Postgres, Transaction};
+use sqlx::{Pool, Postgres, Transaction};
 
-use super::{Dialect, UNIQUE_FIELDS};
+use super::Dialect;
 use crate::PgStore;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -27,25 +24,17 @@ impl Dialect for Postgres {
         Ok(tx)
     }
 
-    /// PostgreSQL names the constraint: `users_phone_key` → `phone`; a primary key is a name.
-    fn unique_field(err: &dyn DatabaseError) -> &'static str {
-        let constraint = err.constraint().unwrap_or("");
-        if constraint.ends_with("_pkey") {
-            return "name";
-        }
-        UNIQUE_FIELDS
-            .into_iter()
-            .find(|f| constraint.contains(&format!("_{f}")))
-            .unwrap_or("value")
+    /// The constraint's name: `users_phone_key`.
+    fn unique_violation(err: &dyn DatabaseError) -> &str {
+        err.constraint().unwrap_or("")
     }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
 
-    async fn migrate(pool: &Pool<Self>) -> anyhow::Result<()> {
-        MIGRATOR.run(pool).await?;
-        Ok(())
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
     const PUBLIC_VERIFIER: &'static str = "(options::jsonb #>> '{public,verifier}')";
@@ -54,15 +43,7 @@ impl Dialect for Postgres {
 impl PgStore {
     /// Connects to `url` (`postgres://…`) and runs pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<PgStore> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
-            // Never hand out a connection still inside a transaction whose end failed.
-            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .connect(url)
-            .await?;
-        let store = PgStore { pool };
-        store.migrate().await?;
-        Ok(store)
+        let pool = crate::pool_options::<Postgres>(16).connect(url).await?;
+        PgStore::migrated(pool).await
     }
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, Pool, Sqlite, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Pool, Sqlite, Transaction};
 
-use super::{Dialect, UNIQUE_FIELDS};
+use super::Dialect;
 use crate::SqliteStore;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -22,22 +22,17 @@ impl Dialect for Sqlite {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    /// SQLite says `UNIQUE constraint failed: users.phone`.
-    fn unique_field(err: &dyn DatabaseError) -> &'static str {
-        let msg = err.message();
-        UNIQUE_FIELDS
-            .into_iter()
-            .find(|f| msg.contains(&format!(".{f}")))
-            .unwrap_or("value")
+    /// The message: `UNIQUE constraint failed: users.phone`.
+    fn unique_violation(err: &dyn DatabaseError) -> &str {
+        err.message()
     }
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
 
-    async fn migrate(pool: &Pool<Self>) -> anyhow::Result<()> {
-        MIGRATOR.run(pool).await?;
-        Ok(())
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
     const PUBLIC_VERIFIER: &'static str = "json_extract(options, '$.public.verifier')";
@@ -54,18 +49,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            // A connection whose COMMIT failed (a full disk, an I/O error) can still be inside
-            // its transaction; handed out again, every later BEGIN on it fails and the server
-            // never heals. Such a connection is closed instead of returned (SPEC §9).
-            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+        let pool = crate::pool_options::<Sqlite>(8)
             .connect_with(options)
             .await?;
-        let store = SqliteStore { pool };
-        store.migrate().await?;
-        Ok(store)
+        SqliteStore::migrated(pool).await
     }
 }
 
