@@ -1,5 +1,5 @@
 //! The one HTTP error type. Each use-case outcome maps to a status, a stable code and a message
-//! key in one place (`From<ServiceError>`); the envelope middleware renders the message in the
+//! key in one place (`From<ServiceError>`); `layers::error_body` renders the message in the
 //! request's locale. 5xx causes are logged here and never sent to the client.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,7 +8,7 @@ use smsauth_core::ports::otp_store::SendLimit;
 use smsauth_core::ports::store::Conflict;
 use smsauth_core::service::ServiceError;
 
-/// An error on its way to the client. The body is written by [`super::envelope`].
+/// An error on its way to the client. The body is written by [`super::layers::error_body`].
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,

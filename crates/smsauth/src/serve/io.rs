@@ -96,7 +96,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 }
 
 /// The status of a response hyper wrote by itself: a 4xx whose head has no `content-type`.
-/// Every error the router answers has one (the envelope middleware sets it), so a 4xx head
+/// Every error the router answers has one (`layers::error_body` sets it), so a 4xx head
 /// without it can only be hyper's answer to a request it could not parse. hyper writes such a
 /// head in one piece (vectored writes are off), and it has no body.
 fn canned_status(buf: &[u8]) -> Option<u16> {
