@@ -1,7 +1,7 @@
 // /admin, tab "Authenticators": the sign-in methods in order, each enabled or not, with its
 // settings (an SMS one's verifier and auto sign-up, a password one's sign-up).
 import * as verifiers from './admin-verifiers.js';
-import { alertBox, api, checkbox, el, field, t } from './common.js';
+import { alertBox, api, checkbox, deleteButton, el, field, t } from './common.js';
 
 let auths = [];
 let sceneVerifiers = [];
@@ -171,17 +171,8 @@ export function view(shell) {
             },
             t('admin.configureShort'),
           ),
-          el(
-            'button',
-            {
-              type: 'button',
-              class: 'danger',
-              id: `auth-delete-${a.name}`,
-              onclick: () =>
-                confirm(t('admin.confirmDelete', { name: a.name })) &&
-                act(() => api('authenticators:destroy', { query: { filterByTk: a.id } })),
-            },
-            t('admin.delete'),
+          deleteButton(`auth-delete-${a.name}`, a.name, () =>
+            act(() => api('authenticators:destroy', { query: { filterByTk: a.id } })),
           ),
         ),
       ),

@@ -1,6 +1,6 @@
 // /admin, tab "Users": search by phone, a user's details and roles, revoking their sessions and
 // deleting them (not oneself).
-import { alertBox, api, checkbox, el, t } from './common.js';
+import { alertBox, api, checkbox, deleteButton, el, t } from './common.js';
 
 let users = [];
 let search = '';
@@ -92,18 +92,11 @@ export function view(shell) {
             },
             t('admin.revoke'),
           ),
-          el(
-            'button',
-            {
-              type: 'button',
-              class: 'danger',
-              id: `user-delete-${u.id}`,
-              disabled: u.id === page.me.id,
-              onclick: () =>
-                confirm(t('admin.confirmDelete', { name: u.nickname || u.id })) &&
-                act(() => api('users:destroy', { query: { filterByTk: u.id } })),
-            },
-            t('admin.delete'),
+          deleteButton(
+            `user-delete-${u.id}`,
+            u.nickname || u.id,
+            () => act(() => api('users:destroy', { query: { filterByTk: u.id } })),
+            { disabled: u.id === page.me.id },
           ),
         ),
       ),

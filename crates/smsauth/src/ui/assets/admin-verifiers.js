@@ -1,6 +1,6 @@
 // /admin, tab "Verifiers": the SMS OTP verifiers, each a provider with its settings (secrets are
 // never shown again), fallbacks and routes by region.
-import { alertBox, api, checkbox, el, field, t } from './common.js';
+import { alertBox, api, checkbox, deleteButton, el, field, t } from './common.js';
 
 let verifiers = [];
 let providers = [];
@@ -167,17 +167,8 @@ export function view(shell) {
             },
             t('admin.edit'),
           ),
-          el(
-            'button',
-            {
-              type: 'button',
-              class: 'danger',
-              id: `verifier-delete-${v.name}`,
-              onclick: () =>
-                confirm(t('admin.confirmDelete', { name: v.name })) &&
-                act(() => api('verifiers:destroy', { query: { filterByTk: v.name } })),
-            },
-            t('admin.delete'),
+          deleteButton(`verifier-delete-${v.name}`, v.name, () =>
+            act(() => api('verifiers:destroy', { query: { filterByTk: v.name } })),
           ),
         ),
       ),

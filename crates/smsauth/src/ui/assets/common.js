@@ -116,6 +116,21 @@ export function checkbox(labelText, attrs = {}) {
 }
 
 /** An error line that screen readers announce. */
+/** A delete button that asks "Delete {name}?" before `remove()` runs. */
+export function deleteButton(id, name, remove, attrs = {}) {
+  return el(
+    'button',
+    {
+      type: 'button',
+      class: 'danger',
+      id,
+      ...attrs,
+      onclick: () => confirm(t('admin.confirmDelete', { name })) && remove(),
+    },
+    t('admin.delete'),
+  );
+}
+
 export function alertBox(id) {
   return el('p', { class: 'error', role: 'alert', id });
 }
