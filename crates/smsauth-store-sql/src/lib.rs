@@ -76,6 +76,8 @@ pub trait Store: Send + Sync {
     /// Deletes rows no rule can consult any more.
     async fn purge(&self, now: chrono::DateTime<chrono::Utc>);
     async fn close(&self);
+    /// A consistent online copy into the new file `dest` (SQLite), or why not (PostgreSQL).
+    async fn backup(&self, dest: &std::path::Path) -> anyhow::Result<()>;
 }
 
 /// Opens the store named by `url` (`postgres://…`), or the SQLite file `sqlite_path` when there
@@ -132,6 +134,10 @@ where
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn backup(&self, dest: &std::path::Path) -> anyhow::Result<()> {
+        DB::backup(&self.pool, dest).await
     }
 }
 
@@ -201,4 +207,58 @@ pub(crate) fn map_err<DB: Dialect>(e: sqlx::Error) -> StoreError {
         return StoreError::NotFound;
     }
     StoreError::Unavailable(e.into())
+}
+
+/// Connects to the store named like [`open`] without changing it, and says where its schema
+/// stands (for `smsauth config check`).
+pub async fn check(url: Option<&str>, sqlite_path: &std::path::Path) -> anyhow::Result<String> {
+    use sqlx::migrate::Migrate;
+    async fn applied<DB: Dialect>(conn: &mut DB::Connection) -> anyhow::Result<(usize, usize)>
+    where
+        DB::Connection: Migrate,
+    {
+        let known = DB::migrator()
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .count();
+        // A fresh database has no migrations table yet.
+        let done = conn
+            .list_applied_migrations("_sqlx_migrations")
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0);
+        Ok((done, known))
+    }
+    let describe = |kind: &str, (done, known): (usize, usize)| match known.saturating_sub(done) {
+        0 => format!("{kind} reachable, schema up to date ({done} migrations)"),
+        n => format!("{kind} reachable, {n} of {known} migrations pending (applied on start)"),
+    };
+    match url {
+        Some(url) => {
+            let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+            let mut conn = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                sqlx::ConnectOptions::connect(&options),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within 5 s"))??;
+            let state = applied::<sqlx::Postgres>(&mut conn).await?;
+            Ok(describe("PostgreSQL", state))
+        }
+        None if !sqlite_path.exists() => Ok(format!(
+            "SQLite file {} does not exist yet; it is created on first start",
+            sqlite_path.display()
+        )),
+        None => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(sqlite_path)
+                .read_only(true);
+            let mut conn = sqlx::ConnectOptions::connect(&options).await?;
+            let state = applied::<sqlx::Sqlite>(&mut conn).await?;
+            Ok(describe(
+                &format!("SQLite {}", sqlite_path.display()),
+                state,
+            ))
+        }
+    }
 }

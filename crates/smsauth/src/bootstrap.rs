@@ -64,7 +64,7 @@ async fn ensure_root(core: &Core, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn generate_password() -> anyhow::Result<String> {
+pub(crate) fn generate_password() -> anyhow::Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let bytes = crate::keys::random_bytes(20)?;
     // 256 is not a multiple of 57, so this is very slightly biased; at 20 characters the

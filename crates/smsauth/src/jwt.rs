@@ -32,30 +32,55 @@ pub struct JwtCodec {
     header: Header,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Public keys of earlier signing keys (`smsauth keys rotate`), by `kid`, still trusted until
+    /// the tokens they signed have expired.
+    retired: Vec<(String, DecodingKey)>,
     validation: Validation,
     jwks: Option<Value>,
+}
+
+/// An earlier Ed25519 signing key's public half, kept by `smsauth keys rotate`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetiredKey {
+    pub kid: String,
+    /// The raw 32-byte public key, base64url (the JWK `x`).
+    pub x: String,
+    /// Unix seconds after which no token it signed can be valid or renewed.
+    pub keep_until: i64,
 }
 
 impl JwtCodec {
     /// Ed25519 from a PKCS#8 document.
     pub fn ed25519(pkcs8: &[u8]) -> anyhow::Result<JwtCodec> {
-        use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8)
-            .map_err(|e| anyhow::anyhow!("the Ed25519 signing key is unreadable: {e}"))?;
-        let public = pair.public_key().as_ref().to_vec();
-        let kid = key_id(&public);
+        JwtCodec::ed25519_with_retired(pkcs8, &[])
+    }
+
+    /// Ed25519 signing with `pkcs8`; tokens of the `retired` keys still verify, and their public
+    /// keys stay in the JWKS, so a rotation signs nobody out.
+    pub fn ed25519_with_retired(pkcs8: &[u8], retired: &[RetiredKey]) -> anyhow::Result<JwtCodec> {
+        let (public, kid) = ed25519_public(pkcs8)?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.clone());
-        let jwks = json!({ "keys": [{
-            "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(&public),
-            "kid": kid, "alg": "EdDSA", "use": "sig",
-        }]});
+        let jwk = |x: &str, kid: &str| json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" });
+        let mut keys = vec![jwk(&URL_SAFE_NO_PAD.encode(&public), &kid)];
+        let mut old = Vec::new();
+        for r in retired.iter().filter(|r| r.kid != kid) {
+            let raw = URL_SAFE_NO_PAD
+                .decode(&r.x)
+                .ok()
+                .filter(|raw| raw.len() == 32)
+                .ok_or_else(|| anyhow::anyhow!("retired key {} is unreadable", r.kid))?;
+            keys.push(jwk(&r.x, &r.kid));
+            old.push((r.kid.clone(), DecodingKey::from_ed_der(&raw)));
+        }
         Ok(JwtCodec {
             header,
             encoding: EncodingKey::from_ed_der(pkcs8),
             decoding: DecodingKey::from_ed_der(&public),
+            retired: old,
             validation: validation(Algorithm::EdDSA),
-            jwks: Some(jwks),
+            jwks: Some(json!({ "keys": keys })),
         })
     }
 
@@ -65,6 +90,7 @@ impl JwtCodec {
             header: Header::new(Algorithm::HS256),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            retired: Vec::new(),
             validation: validation(Algorithm::HS256),
             jwks: None,
         }
@@ -74,6 +100,16 @@ impl JwtCodec {
     pub fn jwks(&self) -> Option<Value> {
         self.jwks.clone()
     }
+}
+
+/// The raw public key and key id of a PKCS#8 Ed25519 key.
+pub fn ed25519_public(pkcs8: &[u8]) -> anyhow::Result<(Vec<u8>, String)> {
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8)
+        .map_err(|e| anyhow::anyhow!("the Ed25519 signing key is unreadable: {e}"))?;
+    let public = pair.public_key().as_ref().to_vec();
+    let kid = key_id(&public);
+    Ok((public, kid))
 }
 
 /// The key id: the first 12 bytes of the public key's SHA-256 (through aws-lc-rs, already
@@ -115,8 +151,15 @@ impl TokenCodec for JwtCodec {
         if token.len() > 4096 {
             return None;
         }
-        let data =
-            jsonwebtoken::decode::<WireClaims>(token, &self.decoding, &self.validation).ok()?;
+        // The `kid` only picks among our own keys; the algorithm stays pinned by `validation`.
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid;
+        let key = match kid {
+            Some(kid) if Some(&kid) != self.header.kid.as_ref() => {
+                &self.retired.iter().find(|(k, _)| *k == kid)?.1
+            }
+            _ => &self.decoding,
+        };
+        let data = jsonwebtoken::decode::<WireClaims>(token, key, &self.validation).ok()?;
         let w = data.claims;
         (w.sub == w.user_id.to_string()).then_some(Claims {
             user_id: w.user_id,

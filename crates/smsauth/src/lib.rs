@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod bootstrap;
+pub mod commands;
 pub mod configuration;
 pub mod http;
 pub mod i18n;

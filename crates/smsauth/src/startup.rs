@@ -31,12 +31,14 @@ use smsauth_redis::RedisRateCounter;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    paths: Vec<&'static str>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     conn_limits: ConnLimits,
 }
 
-fn token_codec(settings: &Settings, dir: &Path) -> anyhow::Result<JwtCodec> {
+/// `now` (unix seconds) decides which retired keys are still needed.
+fn token_codec(settings: &Settings, dir: &Path, now: i64) -> anyhow::Result<JwtCodec> {
     match settings.jwt.algorithm.as_str() {
         "HS256" => {
             let secret = match &settings.jwt.secret {
@@ -63,45 +65,73 @@ fn token_codec(settings: &Settings, dir: &Path) -> anyhow::Result<JwtCodec> {
                     .context("jwt.private_key must be a base64 PKCS#8 Ed25519 key")?;
                 JwtCodec::ed25519(&der)
             }
-            None => JwtCodec::ed25519(&keys::load_or_create(
-                &dir.join("jwt-ed25519.pk8"),
-                keys::ed25519_pkcs8,
-            )?),
+            None => JwtCodec::ed25519_with_retired(
+                &keys::load_or_create(&dir.join(keys::ED25519_KEY_FILE), keys::ed25519_pkcs8)?,
+                &keys::retired_keys(dir, now)?,
+            ),
         },
     }
 }
 
+/// The store, Redis and the use-cases, as the server and the operator's commands use them.
+pub struct Assembled {
+    pub core: Core,
+    pub store: Arc<dyn Store>,
+    pub redis: Option<Arc<RedisRateCounter>>,
+    pub jwks: Option<serde_json::Value>,
+}
+
+/// Opens the store (running migrations), connects to Redis and loads the keys.
+pub async fn assemble(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Assembled> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let store = backend::open(settings).await?;
+    let hmac_key = hmac_key(settings)?;
+    let codec = Arc::new(token_codec(
+        settings,
+        &settings.data_dir,
+        clock.now().timestamp(),
+    )?);
+    let jwks = codec.jwks();
+    let ports = store.ports();
+    let redis = redis(settings).await?;
+    let counters: Arc<dyn RateCounter> = match &redis {
+        Some(r) => r.clone(),
+        None => Arc::new(InMemoryRateCounter::default()),
+    };
+    let core = Core {
+        users: ports.users,
+        config: ports.config,
+        sessions: ports.sessions,
+        otps: ports.otps,
+        providers: Arc::new(ProviderRegistry::new()?),
+        counters,
+        tokens: codec,
+        clock,
+        hasher: CodeHasher::new(hmac_key),
+        settings: settings.core_settings()?,
+        breakers: Arc::default(),
+    };
+    Ok(Assembled {
+        core,
+        store,
+        redis,
+        jwks,
+    })
+}
+
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-        let store = backend::open(&settings).await?;
-        let hmac_key = hmac_key(&settings)?;
-        let codec = Arc::new(token_codec(&settings, &settings.data_dir)?);
-        let jwks = codec.jwks();
-        let ports = store.ports();
-        let redis = redis(&settings).await?;
-        let counters: Arc<dyn RateCounter> = match &redis {
-            Some(r) => r.clone(),
-            None => Arc::new(InMemoryRateCounter::default()),
-        };
+        let Assembled {
+            core,
+            store,
+            redis,
+            jwks,
+        } = assemble(&settings, clock.clone()).await?;
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store.clone()))];
         if let Some(r) = &redis {
             probes.push(Arc::new(RedisProbe(r.clone())));
         }
-        let core = Core {
-            users: ports.users,
-            config: ports.config,
-            sessions: ports.sessions,
-            otps: ports.otps,
-            providers: Arc::new(ProviderRegistry::new()?),
-            counters: counters.clone(),
-            tokens: codec,
-            clock: clock.clone(),
-            hasher: CodeHasher::new(hmac_key),
-            settings: settings.core_settings()?,
-            breakers: Arc::default(),
-        };
         bootstrap::run(&core, &settings).await?;
         let state = AppState {
             core,
@@ -127,9 +157,11 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let (router, paths) = router(state);
         Ok(Application {
             listener,
-            router: router(state),
+            router,
+            paths,
             store,
             clock,
             conn_limits,
@@ -140,6 +172,11 @@ impl Application {
     /// fuzz targets do).
     pub fn router(&self) -> axum::Router {
         self.router.clone()
+    }
+
+    /// Every path the router serves, as registered.
+    pub fn paths(&self) -> &[&'static str] {
+        &self.paths
     }
 
     pub fn port(&self) -> u16 {

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 /// The authenticator types this server implements, by their NocoBase names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuthType {
     #[serde(rename = "Email/Password")]
     Password,
@@ -40,6 +41,7 @@ impl AuthType {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Authenticator {
     pub id: i64,
     pub name: String,

@@ -26,6 +26,7 @@ impl Default for TokenPolicy {
 /// The wire form, as NocoBase's admin page sends it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenPolicyConfig {
     pub token_expiration_time: String,
     pub session_expiration_time: String,

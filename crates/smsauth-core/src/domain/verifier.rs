@@ -13,6 +13,7 @@ pub const SECRET_MASK: &str = "******";
 /// hold secrets (keys, tokens), and a verifier ends up in logs and panics like any value.
 #[derive(Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verifier {
     pub name: String,
     pub title: Option<String>,

@@ -218,6 +218,59 @@ impl Core {
             .await?)
     }
 
+    /// The user an operator's command names: a username, an email or a phone number. A shell
+    /// on the server is already more than root, so the commands are not role-checked.
+    pub async fn operator_find_user(&self, account: &str) -> Result<User, ServiceError> {
+        let account = account.trim();
+        if let Some((user, _)) = self.users.user_by_account(account).await? {
+            return Ok(user);
+        }
+        if let Ok(phone) = Phone::parse(account, self.settings.default_region)
+            && let Some(user) = self.users.user_by_phone(phone.as_str()).await?
+        {
+            return Ok(user);
+        }
+        Err(ServiceError::NotFound)
+    }
+
+    /// `smsauth users reset-password`: a new password (same rules as everywhere), which ends
+    /// every session of the user in the same write.
+    pub async fn operator_set_password(
+        &self,
+        user: &User,
+        password: &str,
+    ) -> Result<User, ServiceError> {
+        let draft = self
+            .user_draft(UserInput {
+                password: Some(password.to_string()),
+                ..UserInput::default()
+            })
+            .await?;
+        if draft.password_hash.is_none() {
+            return Err(ServiceError::invalid("INVALID_PASSWORD", "password"));
+        }
+        Ok(self
+            .users
+            .update_user(user.id, draft, self.clock.now())
+            .await?)
+    }
+
+    /// `smsauth users grant-root`: adds `root` to the user's roles, keeping the others.
+    pub async fn operator_grant_root(&self, user: &User) -> Result<User, ServiceError> {
+        let mut roles: Vec<String> = user.roles.iter().map(|r| r.name.clone()).collect();
+        if !roles.iter().any(|r| r == ROLE_ROOT) {
+            roles.push(ROLE_ROOT.to_string());
+        }
+        let draft = UserDraft {
+            roles: Some(roles),
+            ..UserDraft::default()
+        };
+        Ok(self
+            .users
+            .update_user(user.id, draft, self.clock.now())
+            .await?)
+    }
+
     /// Checks an authenticator draft: a known type, a usable name, and for SMS an existing
     /// `sms-otp` verifier when one is named.
     pub async fn check_authenticator(

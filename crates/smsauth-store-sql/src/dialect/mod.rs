@@ -36,6 +36,12 @@ pub trait Dialect: Database {
     /// This backend's migrations (`migrations/sqlite`, `migrations/postgres`).
     fn migrator() -> &'static Migrator;
 
+    /// A consistent copy of the whole database, taken while it serves, into the new file `dest`.
+    fn backup<'a>(
+        pool: &'a Pool<Self>,
+        dest: &'a std::path::Path,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'a;
+
     /// An authenticator row's `options.public.verifier`, as text.
     const PUBLIC_VERIFIER: &'static str;
 }

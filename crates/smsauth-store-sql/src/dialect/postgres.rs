@@ -37,6 +37,15 @@ impl Dialect for Postgres {
         &MIGRATOR
     }
 
+    /// PostgreSQL has its own tools for consistent online copies; the command says which.
+    async fn backup(_pool: &Pool<Self>, _dest: &std::path::Path) -> anyhow::Result<()> {
+        anyhow::bail!(
+            "the store is PostgreSQL: back it up with its own tools, for example \
+             `pg_dump --format=custom --file=smsauth.dump \"$DATABASE_URL\"`, and restore with \
+             `pg_restore --clean --if-exists --dbname=\"$DATABASE_URL\" smsauth.dump`"
+        )
+    }
+
     const PUBLIC_VERIFIER: &'static str = "(options::jsonb #>> '{public,verifier}')";
 }
 

@@ -35,6 +35,49 @@ impl Dialect for Sqlite {
         &MIGRATOR
     }
 
+    /// `VACUUM INTO` (one read transaction, so the copy is a snapshot), into a file created
+    /// first with mode 0600 (the copy holds what the database holds), then checked by
+    /// `PRAGMA integrity_check` on the copy.
+    async fn backup(pool: &Pool<Self>, dest: &Path) -> anyhow::Result<()> {
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            create.mode(0o600);
+        }
+        create.open(dest).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create {}: {e} (a backup never overwrites a file)",
+                dest.display()
+            )
+        })?;
+        let target = dest
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+        if let Err(e) = sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(pool)
+            .await
+        {
+            let _ = std::fs::remove_file(dest);
+            return Err(e.into());
+        }
+        let copy = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(dest)
+            .read_only(true);
+        let mut conn = sqlx::ConnectOptions::connect(&copy).await?;
+        let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut conn)
+            .await?;
+        sqlx::Connection::close(conn).await?;
+        anyhow::ensure!(
+            verdict == "ok",
+            "the copy failed its integrity check: {verdict}"
+        );
+        Ok(())
+    }
+
     const PUBLIC_VERIFIER: &'static str = "json_extract(options, '$.public.verifier')";
 }
 

@@ -52,14 +52,20 @@ pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> A
 }
 
 /// An authenticator's fields; `options` must be an object (`{public: {..}, ..}`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticatorBody {
+    /// Unique name, `^[a-zA-Z0-9_-]{1,64}$`; sent by clients as `X-Authenticator`.
     name: Option<String>,
+    /// `Email/Password` or `SMS`.
     auth_type: Option<String>,
+    /// Title shown on the sign-in page.
     title: Option<String>,
+    /// Free text.
     description: Option<String>,
+    /// Whether the authenticator can be used.
     enabled: Option<bool>,
+    /// Type options: `{public: {verifier, autoSignup, allowSignUp, ..}}`.
     options: Option<Map<String, Value>>,
 }
 
@@ -83,10 +89,14 @@ fn draft(b: AuthenticatorBody) -> ApiResult<AuthenticatorDraft> {
 }
 
 /// `{sourceId, targetId}` as NocoBase's sortable table sends them (numbers or strings).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MoveBody {
+    /// The authenticator to move (a number or a numeric string).
+    #[schema(schema_with = super::extract::loose_id)]
     source_id: Option<Loose<i64>>,
+    /// The authenticator whose place it takes.
+    #[schema(schema_with = super::extract::loose_id)]
     target_id: Option<Loose<i64>>,
 }
 

@@ -77,6 +77,21 @@ impl Loose<i64> {
     }
 }
 
+/// [`Loose<i64>`] in the OpenAPI document: an integer, or a string holding one
+/// (`#[schema(schema_with = loose_id)]`).
+pub fn loose_id() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*-?[0-9]+\s*$")),
+        )
+        .build()
+        .into()
+}
+
 /// Query parameters (`filterByTk`, `filter`, `page`, `pageSize`, `scene`, `token`, …).
 #[derive(Debug, Clone, Default)]
 pub struct Params(pub HashMap<String, String>);

@@ -8,6 +8,7 @@ pub mod health;
 pub mod layers;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 mod sessions;
 mod sms_otp;
 mod token_policy;
@@ -56,6 +57,40 @@ pub fn data(value: impl serde::Serialize) -> Response {
     axum::Json(json!({ "data": value })).into_response()
 }
 
+/// A router that remembers the paths it was given, so the API tests can hold the OpenAPI
+/// document ([`openapi::ROUTES`]) to what is really served.
+pub struct Routes<S = AppState> {
+    pub router: Router<S>,
+    pub paths: Vec<&'static str>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub fn new() -> Routes<S> {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    pub fn route(mut self, path: &'static str, handler: MethodRouter<S>) -> Routes<S> {
+        self.paths.push(path);
+        self.router = self.router.route(path, handler);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes<S>) -> Routes<S> {
+        self.paths.extend(other.paths);
+        self.router = self.router.merge(other.router);
+        self
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Routes::new()
+    }
+}
+
 /// Every action answers GET and POST alike (SPEC §1).
 fn action<H, T>(handler: H) -> MethodRouter<AppState>
 where
@@ -79,8 +114,8 @@ where
 }
 
 /// Actions anyone may call.
-fn public_routes() -> Router<AppState> {
-    Router::new()
+fn public_routes() -> Routes {
+    Routes::new()
         .route(
             "/api/authenticators:publicList",
             action(authenticators::public_list),
@@ -93,8 +128,8 @@ fn public_routes() -> Router<AppState> {
 
 /// Actions of signed-in callers (ACL "user" and "admin"; the handlers' extractors check the
 /// role, the core checks root-only rules). The token is checked once, by `authenticate`.
-fn signed_in_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
+fn signed_in_routes(state: &AppState) -> Routes {
+    Routes::new()
         .route(
             "/api/authenticators:listTypes",
             signed_in(state, authenticators::list_types),
@@ -179,17 +214,23 @@ fn signed_in_routes(state: &AppState) -> Router<AppState> {
         )
 }
 
-pub fn router(state: AppState) -> Router {
-    let api = public_routes()
+/// The whole HTTP surface and the paths it serves.
+pub fn router(state: AppState) -> (Router, Vec<&'static str>) {
+    let routes = public_routes()
         .merge(signed_in_routes(&state))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    Router::new()
-        .merge(api)
-        .merge(crate::ui::router())
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/.well-known/jwks.json", get(health::jwks))
-        .route("/metrics", get(metrics::scrape))
+        .merge(
+            Routes::new()
+                .route("/healthz", get(health::healthz))
+                .route("/readyz", get(health::readyz))
+                .route("/.well-known/jwks.json", get(health::jwks))
+                .route("/metrics", get(metrics::scrape))
+                .route("/api/openapi.json", get(openapi::serve)),
+        )
+        .merge(crate::ui::routes());
+    let paths = routes.paths;
+    let router = routes
+        .router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async { ApiError::not_found() })
         // A panic is a bug; the client still gets the envelope (500 INTERNAL_ERROR) and the
         // server keeps serving.
@@ -217,5 +258,6 @@ pub fn router(state: AppState) -> Router {
                 .expose_headers([header::HeaderName::from_static("x-new-token")]),
         )
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    (router, paths)
 }

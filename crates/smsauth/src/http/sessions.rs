@@ -13,32 +13,46 @@ use super::{ApiResult, AppState, data};
 
 /// Both kinds of sign-in share one body: `{uuid|phone, code}` for SMS, `{account|email|username,
 /// password}` for passwords (the second name of each is NocoBase's legacy form).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignInBody {
+    /// SMS sign-in: the phone number (E.164, or national with the default region).
     uuid: Option<String>,
+    /// NocoBase's legacy name for `uuid`.
     phone: Option<String>,
+    /// SMS sign-in: the code that was sent.
     code: Option<String>,
+    /// Password sign-in: username, email or phone.
     account: Option<String>,
+    /// Legacy name for `account`.
     email: Option<String>,
+    /// Legacy name for `account`.
     username: Option<String>,
+    /// Password sign-in: the password.
     password: Option<String>,
 }
 
 /// `{username, email, password, confirm_password}` (also `confirmPassword`).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignUpBody {
+    /// Username (letters, digits, `_`, `.`, `-`).
     username: Option<String>,
+    /// Email address.
     email: Option<String>,
+    /// Password, 8 to 64 characters.
     password: Option<String>,
+    /// The password again (also accepted as `confirmPassword`).
     #[serde(alias = "confirmPassword")]
     confirm_password: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordBody {
+    /// The current password.
     old_password: Option<String>,
+    /// The new password, 8 to 64 characters.
     new_password: Option<String>,
+    /// The new password again.
     confirm_password: Option<String>,
 }
 

@@ -15,18 +15,23 @@ fn issued(i: Issued) -> Response {
 }
 
 /// `{action, verifier, uuid}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SendCodeBody {
+    /// `auth:signIn`, `verifiers:bind` or `verifiers:unbind`.
     action: Option<String>,
+    /// The verifier to send through (the SMS authenticator's one for sign-in).
     verifier: Option<String>,
+    /// The phone number to send to.
     uuid: Option<String>,
 }
 
 /// The legacy `{type, phone}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LegacySendBody {
+    /// `auth:signIn` or `auth:signUp` (legacy form).
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// The phone number to send to.
     phone: Option<String>,
 }
 

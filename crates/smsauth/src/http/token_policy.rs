@@ -3,7 +3,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 use smsauth_core::service::configuration::TokenPolicyChange;
 
 use super::extract::{Admin, Values};
@@ -16,34 +17,44 @@ pub async fn get_policy(State(app): State<AppState>, _: Admin) -> ApiResult<Resp
     Ok(data(json!({ "key": KEY, "config": policy.to_config() })))
 }
 
-/// Accepts `{config:{..}}` (NocoBase's form) or the three fields at the top level. Missing
-/// fields keep their current value.
+/// The three durations (`30m`, `12h`, `7d`); a missing or null one keeps its current value.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyFields {
+    /// Lifetime of one token.
+    token_expiration_time: Option<String>,
+    /// Lifetime of a session (the chain of renewed tokens).
+    session_expiration_time: Option<String>,
+    /// How long after expiry a token may still be renewed.
+    expired_token_renew_limit: Option<String>,
+}
+
+/// `{config: {..}}` (NocoBase's form) or the three fields at the top level.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TokenPolicyBody {
+    /// The policy; when present, the top-level fields are ignored.
+    config: Option<PolicyFields>,
+    #[serde(flatten)]
+    top: PolicyFields,
+}
+
+/// A wrongly typed field (`{"config":"x"}`, a number for a duration) is refused with
+/// `INVALID_TOKEN_POLICY` naming it, never read as "no change" (SPEC §15.7).
 pub async fn update_policy(
     State(app): State<AppState>,
     Admin(me): Admin,
     values: Values,
 ) -> ApiResult<Response> {
-    let invalid = |field: &str| {
+    let body: TokenPolicyBody = serde_path_to_error::deserialize(values.0).map_err(|e| {
+        let path = e.path().to_string();
+        let field = path.rsplit('.').next().unwrap_or(&path).to_string();
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", field)
-    };
-    // `config` is the policy object; anything else there (a string, an array) is a client bug
-    // that must be refused rather than read as "no change" (SPEC §15.7).
-    let src = match values.0.get("config") {
-        None => &values.0,
-        Some(v @ Value::Object(_)) => v,
-        Some(_) => return Err(invalid("config")),
-    };
-    let field = |k: &str| -> ApiResult<Option<String>> {
-        match src.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(invalid(k)),
-        }
-    };
+    })?;
+    let f = body.config.unwrap_or(body.top);
     let change = TokenPolicyChange {
-        token_expiration_time: field("tokenExpirationTime")?,
-        session_expiration_time: field("sessionExpirationTime")?,
-        expired_token_renew_limit: field("expiredTokenRenewLimit")?,
+        token_expiration_time: f.token_expiration_time,
+        session_expiration_time: f.session_expiration_time,
+        expired_token_renew_limit: f.expired_token_renew_limit,
     };
     let policy = app.core.update_token_policy(&me.user, change).await?;
     Ok(data(json!({ "key": KEY, "config": policy.to_config() })))

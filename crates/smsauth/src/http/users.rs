@@ -76,17 +76,23 @@ pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> A
 }
 
 /// A user's fields; `roles` are names, or `{name}` objects as NocoBase's form sends them.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UserBody {
+    /// Display name.
     nickname: Option<String>,
+    /// Unique username.
     username: Option<String>,
+    /// Unique email.
     email: Option<String>,
+    /// Unique phone number (stored as E.164).
     phone: Option<String>,
+    /// A new password (8 to 64 characters); ends the user's sessions.
     password: Option<String>,
+    /// Role names (`member`, `admin`, `root`), or `{name}` objects. Granting or taking `root` is root's alone.
     roles: Option<Vec<RoleRef>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum RoleRef {
     Name(String),

@@ -67,14 +67,20 @@ pub async fn get_one(State(app): State<AppState>, _: Admin, params: Params) -> A
 }
 
 /// A verifier's fields; `options` must be an object (`{provider, settings, ..}`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifierBody {
+    /// Unique name, `^[a-zA-Z0-9_-]{1,64}$`.
     name: Option<String>,
+    /// Title.
     title: Option<String>,
+    /// Free text.
     description: Option<String>,
+    /// `sms-otp`.
     verification_type: Option<String>,
+    /// Used when a request names no verifier.
     is_default: Option<bool>,
+    /// `{provider, settings: {..}, routes?, fallbacks?}`; masked secrets (`******`) keep their stored value.
     options: Option<Map<String, Value>>,
 }
 
@@ -89,19 +95,25 @@ fn draft(b: VerifierBody) -> VerifierDraft {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BindBody {
+    /// The verifier to bind.
     verifier: Option<String>,
+    /// The phone number.
     uuid: Option<String>,
+    /// The code sent by `smsOTP:create` with action `verifiers:bind`.
     code: Option<String>,
 }
 
 /// `unbindVerifier` defaults to `verifier`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnbindBody {
+    /// The bound verifier.
     verifier: Option<String>,
+    /// The verifier to unbind (defaults to `verifier`).
     unbind_verifier: Option<String>,
+    /// The code sent to the bound number.
     code: Option<String>,
 }
 

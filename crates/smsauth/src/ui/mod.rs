@@ -1,4 +1,5 @@
-//! The web pages (SPEC §14): `/signin`, `/admin` and `/account`, served from assets embedded in
+//! The web pages (SPEC §14): `/signin`, `/admin`, `/account` and the API reference `/api/docs`
+//! (SPEC §17), served from assets embedded in
 //! the binary. Pages are static HTML shells whose scripts call the JSON API, so the browser and
 //! any other client exercise exactly the same surface.
 //!
@@ -8,7 +9,7 @@
 //! authentication"). The pages also send a strict Content-Security-Policy: scripts only from
 //! this origin, no inline code, no framing.
 
-use axum::Router;
+use crate::http::Routes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -64,6 +65,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "admin-users.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/admin-users.js"),
+    ),
+    (
+        "docs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/docs.js"),
     ),
     (
         "account.js",
@@ -148,8 +154,8 @@ async fn catalogue(Path(file): Path<String>) -> Response {
     secure(resp)
 }
 
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Routes<S> {
+    Routes::new()
         .route("/", get(|| async { Redirect::to("/account") }))
         .route(
             "/signin",
@@ -162,6 +168,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/account",
             get(|h: HeaderMap| async move { page("account", &h) }),
+        )
+        .route(
+            "/api/docs",
+            get(|h: HeaderMap| async move { page("docs", &h) }),
         )
         .route("/assets/i18n/{file}", get(catalogue))
         .route("/assets/{file}", get(asset))

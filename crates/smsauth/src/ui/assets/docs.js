@@ -1,0 +1,1 @@
+// The API reference page (/api/docs): renders /api/openapi.json.
