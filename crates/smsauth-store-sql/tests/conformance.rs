@@ -38,6 +38,26 @@ async fn postgres() -> Option<Arc<PgStore>> {
     ))
 }
 
+/// A SQLite store backed up while a writer commits in a loop, reopened from the copy.
+async fn restored_backup() -> (tempfile::TempDir, Arc<SqliteStore>) {
+    use smsauth_store_sql::Store;
+    let (dir, live) = sqlite().await;
+    let writer = {
+        let live = live.clone();
+        tokio::spawn(async move {
+            loop {
+                live.probe().await.expect("a write during the backup");
+            }
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let copy = dir.path().join("copy.db");
+    live.backup(&copy).await.expect("backup");
+    writer.abort();
+    let restored = SqliteStore::open(&copy).await.expect("open the copy");
+    (dir, Arc::new(restored))
+}
+
 /// Each story once per backend: `sqlite::<story>` and `postgres::<story>`.
 macro_rules! on_both_backends {
     ($($story:ident),* $(,)?) => {
@@ -48,6 +68,19 @@ macro_rules! on_both_backends {
                 async fn $story() {
                     let (_dir, store) = sqlite().await;
                     stories::$story(store).await;
+                }
+            )*
+        }
+        /// Each story also on a backup (`Store::backup`) of a SQLite store taken while
+        /// writes were going on: the copy is a whole, working store.
+        mod restored_sqlite_backup_stories {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let (dir, store) = restored_backup().await;
+                    stories::$story(store).await;
+                    drop(dir);
                 }
             )*
         }

@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use smsauth_core::domain::otp::CodeHasher;
 use smsauth_core::ports::clock::Clock;
 use smsauth_core::ports::limits::{InMemoryRateCounter, RateCounter};
+use smsauth_core::ports::telemetry::Telemetry;
 use smsauth_core::service::Core;
 use smsauth_sms::ProviderRegistry;
 use smsauth_store_sql::Store;
@@ -82,7 +83,11 @@ pub struct Assembled {
 }
 
 /// Opens the store (running migrations), connects to Redis and loads the keys.
-pub async fn assemble(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Assembled> {
+pub async fn assemble(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    telemetry: Arc<dyn Telemetry>,
+) -> anyhow::Result<Assembled> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let store = backend::open(settings).await?;
@@ -111,6 +116,7 @@ pub async fn assemble(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
         hasher: CodeHasher::new(hmac_key),
         settings: settings.core_settings()?,
         breakers: Arc::default(),
+        telemetry,
     };
     Ok(Assembled {
         core,
@@ -122,12 +128,17 @@ pub async fn assemble(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
 
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        let metrics = Metrics::new(
+            settings.metrics.enabled,
+            settings.metrics.token.clone(),
+            &settings.core_settings()?.send_limits,
+        );
         let Assembled {
             core,
             store,
             redis,
             jwks,
-        } = assemble(&settings, clock.clone()).await?;
+        } = assemble(&settings, clock.clone(), metrics.clone()).await?;
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store.clone()))];
         if let Some(r) = &redis {
             probes.push(Arc::new(RedisProbe(r.clone())));
@@ -140,10 +151,11 @@ impl Application {
                 jwks,
             }),
             readiness: Arc::new(probes),
-            metrics: Metrics::new(settings.metrics.enabled, settings.metrics.token.clone()),
+            metrics: metrics.clone(),
             limits: RequestLimits::new(
                 settings.http.max_in_flight,
                 Duration::from_secs(settings.http.body_timeout_secs.max(1)),
+                metrics,
             ),
         };
         let max_connections = serve::connection_cap(settings.http.max_connections);

@@ -6,4 +6,5 @@ pub mod limits;
 pub mod otp_store;
 pub mod sms;
 pub mod store;
+pub mod telemetry;
 pub mod tokens;

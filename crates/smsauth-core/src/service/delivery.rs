@@ -92,6 +92,8 @@ impl CircuitBreakers {
 /// One step of a delivery chain.
 struct Hop {
     name: String,
+    /// The provider type, for the metrics.
+    provider: String,
     sender: Arc<dyn SmsSender>,
 }
 
@@ -140,12 +142,17 @@ impl Core {
     ) -> Result<Vec<Hop>, ServiceError> {
         let mut hops = vec![Hop {
             name: primary.name.clone(),
+            provider: primary.provider().unwrap_or("unknown").to_string(),
             sender: first,
         }];
         for name in names(&primary.options, "fallbacks") {
             match self.sms_verifier_named(Some(&name)).await {
                 Ok(v) => match self.sender_for(&v) {
-                    Ok(sender) => hops.push(Hop { name, sender }),
+                    Ok(sender) => hops.push(Hop {
+                        name,
+                        provider: v.provider().unwrap_or("unknown").to_string(),
+                        sender,
+                    }),
                     Err(_) => {
                         tracing::error!(fallback = %name, "fallback verifier has no usable provider; skipped")
                     }
@@ -197,13 +204,23 @@ impl Core {
             else {
                 break;
             };
+            let call = Instant::now();
             let result = match tokio::time::timeout(remaining, hop.sender.send(message)).await {
                 Ok(r) => r,
                 Err(_) => Err(SendError::Transient("send budget exhausted".into())),
             };
+            self.telemetry.provider_call(
+                &hop.provider,
+                result.is_ok(),
+                call.elapsed().as_secs_f64(),
+            );
             let transient = matches!(&result, Err(e) if e.is_transient());
             self.breakers
                 .record(&hop.name, transient, &s, self.clock.now());
+            self.telemetry.breaker(
+                &hop.name,
+                !self.breakers.allows(&hop.name, self.clock.now()),
+            );
             match result {
                 Ok(()) => {
                     if hop.name != verifier.name {

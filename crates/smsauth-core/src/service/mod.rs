@@ -20,6 +20,7 @@ use crate::ports::limits::RateCounter;
 use crate::ports::otp_store::{OtpStore, SendLimits, ThrottlePolicy};
 use crate::ports::sms::SmsProviderFactory;
 use crate::ports::store::{ConfigStore, SessionStore, UserStore};
+use crate::ports::telemetry::Telemetry;
 use crate::ports::tokens::TokenCodec;
 
 pub use error::ServiceError;
@@ -79,4 +80,21 @@ pub struct Core {
     pub settings: CoreSettings,
     /// Per-verifier provider health, shared by all requests of this process.
     pub breakers: Arc<delivery::CircuitBreakers>,
+    /// Where outcomes and timings are reported (the metrics).
+    pub telemetry: Arc<dyn Telemetry>,
+}
+
+impl Core {
+    /// Runs a store call and reports how long it took.
+    pub(crate) async fn timed<T>(
+        &self,
+        operation: &'static str,
+        call: impl std::future::Future<Output = T>,
+    ) -> T {
+        let started = std::time::Instant::now();
+        let out = call.await;
+        self.telemetry
+            .store_call(operation, started.elapsed().as_secs_f64());
+        out
+    }
 }

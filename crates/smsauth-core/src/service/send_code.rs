@@ -14,6 +14,7 @@ use crate::domain::user::User;
 use crate::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier};
 use crate::ports::otp_store::{IssueOutcome, NewOtp};
 use crate::ports::sms::{SendError, SmsMessage, SmsSender};
+use crate::ports::telemetry::{BlockReason, SmsOutcome};
 
 /// A send request as the API receives it, before any of it is trusted.
 #[derive(Debug, Clone, Default)]
@@ -151,7 +152,11 @@ impl Core {
         client_ip: &str,
         locale: &str,
     ) -> Result<Issued, ServiceError> {
+        let country = phone.region().unwrap_or("unknown");
+        let provider = verifier.provider().unwrap_or("unknown");
         if !self.region_allowed(&phone) {
+            self.telemetry.sms_blocked(BlockReason::Country);
+            self.telemetry.sms(provider, country, SmsOutcome::Blocked);
             return Err(ServiceError::InvalidReceiver);
         }
         let now = self.clock.now();
@@ -167,7 +172,11 @@ impl Core {
             expires_at,
             client_ip: client_ip.to_string(),
         };
-        match self.otps.issue(new, self.settings.send_limits, now).await? {
+        let issued = self.timed(
+            "otp_issue",
+            self.otps.issue(new, self.settings.send_limits, now),
+        );
+        match issued.await? {
             IssueOutcome::Created => {}
             IssueOutcome::LiveCodeExists { expires_at } => {
                 // Rounded up: a client that waits this long finds the code expired.
@@ -181,6 +190,8 @@ impl Core {
                 retry_after_secs,
             } => {
                 tracing::warn!(?limit, phone = %phone, client_ip, "send limit reached");
+                self.telemetry.sms_blocked(BlockReason::Limit);
+                self.telemetry.sms(provider, country, SmsOutcome::Blocked);
                 return Err(ServiceError::SendLimited {
                     retry_after_secs,
                     limit,
@@ -197,9 +208,18 @@ impl Core {
             now,
         };
         let result = self.deliver(verifier, sender, &message).await;
-        self.otps
-            .mark_delivery(id, result.is_ok(), self.clock.now())
-            .await?;
+        let outcome = if result.is_ok() {
+            SmsOutcome::Sent
+        } else {
+            SmsOutcome::Failed
+        };
+        self.telemetry.sms(provider, country, outcome);
+        self.timed(
+            "otp_mark_delivery",
+            self.otps
+                .mark_delivery(id, result.is_ok(), self.clock.now()),
+        )
+        .await?;
         match result {
             Ok(()) => Ok(Issued { id, expires_at }),
             Err(e) => {

@@ -47,9 +47,12 @@ impl Core {
             issued_at: now,
             sign_in_at: now,
         };
-        self.sessions
-            .insert_session(session, now - Duration::seconds(policy.session_ttl))
-            .await?;
+        let oldest = now - Duration::seconds(policy.session_ttl);
+        self.timed(
+            "session_create",
+            self.sessions.insert_session(session, oldest),
+        )
+        .await?;
         Ok(self.tokens.sign(&claims)?)
     }
 
@@ -68,7 +71,9 @@ impl Core {
             .user(claims.user_id)
             .await?
             .ok_or(ServiceError::NotExistUser)?;
-        let state = self.sessions.token_state(claims.jti).await?;
+        let state = self
+            .timed("token_state", self.sessions.token_state(claims.jti))
+            .await?;
         if state.blacklisted {
             return Err(ServiceError::BlockedToken);
         }

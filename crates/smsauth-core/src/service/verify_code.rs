@@ -7,6 +7,7 @@ use crate::domain::phone::Phone;
 use crate::domain::verifier::Verifier;
 use crate::ports::limits::Hit;
 use crate::ports::otp_store::{Attempt, AttemptOutcome};
+use crate::ports::telemetry::VerifyOutcome;
 
 /// Window of the per-client verification limit (SPEC §8: 30 per 5 minutes).
 const VERIFY_WINDOW_SECS: i64 = 300;
@@ -51,11 +52,22 @@ impl Core {
             verifier: verifier.name.clone(),
             candidate: self.hasher.hash(action, phone.as_str(), &code),
         };
-        match self
-            .otps
-            .attempt(attempt, self.settings.throttle, now)
-            .await?
-        {
+        let outcome = self
+            .timed(
+                "otp_attempt",
+                self.otps.attempt(attempt, self.settings.throttle, now),
+            )
+            .await?;
+        let reported = match outcome {
+            AttemptOutcome::Consumed => VerifyOutcome::Success,
+            AttemptOutcome::Wrong => VerifyOutcome::WrongCode,
+            AttemptOutcome::NoLiveCode => VerifyOutcome::NoCode,
+            AttemptOutcome::Exhausted => VerifyOutcome::Exhausted,
+            AttemptOutcome::Blocked { .. } => VerifyOutcome::Blocked,
+        };
+        self.telemetry
+            .verification(phone.region().unwrap_or("unknown"), reported);
+        match outcome {
             AttemptOutcome::Consumed => Ok(()),
             AttemptOutcome::Wrong | AttemptOutcome::NoLiveCode => {
                 tracing::info!(phone = %phone, action = action.as_str(), "verification failed");

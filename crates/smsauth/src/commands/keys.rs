@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use smsauth_core::ports::clock::SystemClock;
+use smsauth_core::ports::telemetry::NoTelemetry;
 
 use crate::configuration::Settings;
 
@@ -19,7 +20,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
          directory; put a new key there and restart every instance"
     );
     // The token policy bounds how long an old token can still be used or renewed.
-    let assembled = crate::startup::assemble(settings, Arc::new(SystemClock)).await?;
+    let assembled =
+        crate::startup::assemble(settings, Arc::new(SystemClock), Arc::new(NoTelemetry)).await?;
     let policy = assembled.core.config.token_policy().await;
     let now = assembled.core.clock.now().timestamp();
     assembled.store.close().await;

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use smsauth_core::domain::user::User;
 use smsauth_core::ports::clock::SystemClock;
+use smsauth_core::ports::telemetry::NoTelemetry;
 use smsauth_core::service::{Core, ServiceError};
 
 use super::UsersCommand;
 use crate::configuration::Settings;
 
 pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<()> {
-    let assembled = crate::startup::assemble(settings, Arc::new(SystemClock)).await?;
+    let assembled =
+        crate::startup::assemble(settings, Arc::new(SystemClock), Arc::new(NoTelemetry)).await?;
     let core = &assembled.core;
     let result = match command {
         UsersCommand::ResetPassword { account, generate } => {

@@ -145,6 +145,17 @@ pub struct Ctx {
     pub client_ip: IpAddr,
     /// `X-Authenticator`, default `basic`.
     pub authenticator: String,
+    /// What the request log line may say about this request.
+    pub note: Option<super::layers::RequestNote>,
+}
+
+impl Ctx {
+    /// Puts the phone number a request is about into its log line, masked.
+    pub fn note_phone(&self, raw: Option<&str>) {
+        if let (Some(note), Some(raw)) = (&self.note, raw) {
+            note.phone(raw);
+        }
+    }
 }
 
 impl<S> FromRequestParts<S> for Ctx
@@ -177,6 +188,10 @@ where
                 .unwrap_or_else(|| Locale::negotiate(&parts.headers, parts.uri.query())),
             client_ip: client_ip(peer, &parts.headers, &app.http.trusted_proxies),
             authenticator,
+            note: parts
+                .extensions
+                .get::<super::layers::RequestNote>()
+                .cloned(),
         })
     }
 }

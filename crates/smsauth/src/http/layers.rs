@@ -1,5 +1,6 @@
 //! The router's middleware, one job each. Outermost first, as `router` stacks them:
-//! `metrics::record` (counts and times every action), [`error_body`] (the envelope on every
+//! [`request_log`] (the request id and one log line per request), `metrics::record` (counts
+//! and times every action), [`error_body`] (the envelope on every
 //! error), [`new_token_header`] (a renewed token as `X-New-Token`), [`locale`] (the request's
 //! language, negotiated once), the request limits, and on the routes of signed-in callers
 //! [`authenticate`]. They talk through extensions: the locale and a renewal travel on the
@@ -119,6 +120,92 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     let mut resp = next.run(req).await;
     if let Some(token) = renewed {
         resp.extensions_mut().insert(RenewedToken(token));
+    }
+    resp
+}
+
+/// What a handler adds to its request's log line: the phone number, masked.
+#[derive(Debug, Clone, Default)]
+pub struct RequestNote(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl RequestNote {
+    pub fn phone(&self, raw: &str) {
+        // Masked as stored numbers are (`+86*******8000`); garbage is cut short first, so a
+        // log line never carries more than a few characters of what the client sent.
+        let raw: String = raw.trim().chars().take(20).collect();
+        let masked = smsauth_core::domain::phone::mask(&raw);
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(masked);
+        }
+    }
+
+    fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// The request's id: `X-Request-Id` when the client (or a proxy) sent a well-formed one,
+/// else a new UUID.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| {
+            (1..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// One line per request (SPEC §17): id, method, route (the matched pattern, never the query,
+/// which may hold `?token=`), status, error code, latency, client address and the masked phone
+/// a handler noted. Every other log line of the request carries the id through the span.
+pub async fn request_log(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let id = request_id(req.headers());
+    let note = RequestNote::default();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().chars().take(128).collect());
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    let ip = super::extract::client_ip(peer, req.headers(), &app.http.trusted_proxies);
+    req.extensions_mut().insert(note.clone());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id);
+    let mut resp = next.run(req).instrument(span).await;
+    let status = resp.status().as_u16();
+    let code = resp.extensions().get::<ApiError>().map_or("", |e| e.code);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let phone = note.take().unwrap_or_default();
+    tracing::info!(
+        target: "smsauth::request",
+        id = %id,
+        method = %method,
+        route = %route,
+        status,
+        code,
+        latency_ms = format_args!("{latency_ms:.2}"),
+        ip = %ip,
+        phone = %phone,
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
     }
     resp
 }

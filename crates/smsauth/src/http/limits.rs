@@ -16,17 +16,23 @@ use tokio::sync::Semaphore;
 use super::{ApiError, MAX_BODY_BYTES};
 
 /// Shared by every request of the process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RequestLimits {
     in_flight: Arc<Semaphore>,
     body_timeout: Duration,
+    metrics: Arc<super::metrics::Metrics>,
 }
 
 impl RequestLimits {
-    pub fn new(max_in_flight: usize, body_timeout: Duration) -> RequestLimits {
+    pub fn new(
+        max_in_flight: usize,
+        body_timeout: Duration,
+        metrics: Arc<super::metrics::Metrics>,
+    ) -> RequestLimits {
         RequestLimits {
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
             body_timeout,
+            metrics,
         }
     }
 }
@@ -34,11 +40,30 @@ impl RequestLimits {
 /// Sheds load: beyond `max_in_flight` requests, 503 `SERVICE_UNAVAILABLE` with `Retry-After`.
 pub async fn shed(State(limits): State<RequestLimits>, req: Request, next: Next) -> Response {
     let Ok(_permit) = limits.in_flight.clone().try_acquire_owned() else {
+        limits.metrics.shed.inc();
         let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
         err.retry_after = Some(1);
         return err.into_response();
     };
+    let _counted = InFlight::enter(&limits.metrics.in_flight);
     next.run(req).await
+}
+
+/// Counts a request in `smsauth_http_requests_in_flight` until it is answered or dropped (a
+/// client that goes away mid-request must not leave the gauge high).
+struct InFlight(prometheus_client::metrics::gauge::Gauge);
+
+impl InFlight {
+    fn enter(gauge: &prometheus_client::metrics::gauge::Gauge) -> InFlight {
+        gauge.inc();
+        InFlight(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Reads the whole body (at most [`MAX_BODY_BYTES`]) before routing, within the body deadline.

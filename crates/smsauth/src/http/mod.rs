@@ -255,9 +255,15 @@ pub fn router(state: AppState) -> (Router, Vec<&'static str>) {
                 .allow_origin(Any)
                 .allow_methods(Any)
                 .allow_headers(Any)
-                .expose_headers([header::HeaderName::from_static("x-new-token")]),
+                .expose_headers([
+                    header::HeaderName::from_static("x-new-token"),
+                    header::HeaderName::from_static("x-request-id"),
+                ]),
         )
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::request_log,
+        ))
         .with_state(state);
     (router, paths)
 }

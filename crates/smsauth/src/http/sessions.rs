@@ -61,8 +61,10 @@ pub async fn sign_in(
     ctx: Ctx,
     Body(b): Body<SignInBody>,
 ) -> ApiResult<Response> {
+    let phone = b.uuid.or(b.phone);
+    ctx.note_phone(phone.as_deref());
     let req = SignInRequest {
-        phone: b.uuid.or(b.phone),
+        phone,
         code: b.code,
         account: b.account.or(b.email).or(b.username),
         password: b.password,

@@ -36,6 +36,7 @@ pub struct LegacySendBody {
 }
 
 fn request(ctx: &Ctx, body: SendCodeBody) -> SendRequest {
+    ctx.note_phone(body.uuid.as_deref());
     SendRequest {
         action: body.action,
         verifier: body.verifier,
@@ -70,6 +71,7 @@ pub async fn legacy_create(
     ctx: Ctx,
     Body(body): Body<LegacySendBody>,
 ) -> ApiResult<Response> {
+    ctx.note_phone(body.phone.as_deref());
     let out = app
         .core
         .send_code_legacy(

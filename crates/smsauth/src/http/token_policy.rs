@@ -31,11 +31,16 @@ pub struct PolicyFields {
 
 /// `{config: {..}}` (NocoBase's form) or the three fields at the top level.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenPolicyBody {
     /// The policy; when present, the top-level fields are ignored.
     config: Option<PolicyFields>,
-    #[serde(flatten)]
-    top: PolicyFields,
+    /// Lifetime of one token (when `config` is absent).
+    token_expiration_time: Option<String>,
+    /// Lifetime of a session (when `config` is absent).
+    session_expiration_time: Option<String>,
+    /// Renewal window after expiry (when `config` is absent).
+    expired_token_renew_limit: Option<String>,
 }
 
 /// A wrongly typed field (`{"config":"x"}`, a number for a duration) is refused with
@@ -50,7 +55,11 @@ pub async fn update_policy(
         let field = path.rsplit('.').next().unwrap_or(&path).to_string();
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_TOKEN_POLICY").param("field", field)
     })?;
-    let f = body.config.unwrap_or(body.top);
+    let f = body.config.unwrap_or(PolicyFields {
+        token_expiration_time: body.token_expiration_time,
+        session_expiration_time: body.session_expiration_time,
+        expired_token_renew_limit: body.expired_token_renew_limit,
+    });
     let change = TokenPolicyChange {
         token_expiration_time: f.token_expiration_time,
         session_expiration_time: f.session_expiration_time,

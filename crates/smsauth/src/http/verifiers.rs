@@ -197,6 +197,7 @@ pub async fn bind(
     Caller(me): Caller,
     Body(b): Body<BindBody>,
 ) -> ApiResult<Response> {
+    ctx.note_phone(b.uuid.as_deref());
     let (verifier, uuid, code) = (b.verifier, b.uuid, b.code);
     let ip = ctx.client_ip.to_string();
     app.core

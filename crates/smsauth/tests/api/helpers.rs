@@ -138,6 +138,8 @@ pub struct TestApp {
     pub dir: TempDir,
     /// The settings the server started with (for starting a peer instance).
     pub settings: Settings,
+    /// Every path the server's router registered.
+    pub paths: Vec<&'static str>,
 }
 
 /// A fresh PostgreSQL database on the server named by `SMSAUTH_TEST_DATABASE_URL`, when set:
@@ -155,12 +157,14 @@ pub async fn test_database() -> Option<String> {
     Some(format!("{prefix}/{name}"))
 }
 
-/// Starts a server with `settings` and `clock` on port 0; returns its base URL.
-async fn start(settings: Settings, clock: Arc<ManualClock>) -> String {
+/// Starts a server with `settings` and `clock` on port 0; returns its base URL and the paths
+/// its router serves.
+async fn start(settings: Settings, clock: Arc<ManualClock>) -> (String, Vec<&'static str>) {
     let app = Application::build(settings, clock).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let paths = app.paths().to_vec();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    base
+    (base, paths)
 }
 
 /// The settings every test starts from; `tweak` changes them before start.
@@ -179,10 +183,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     settings.init_root.password = Some(ROOT_PASSWORD.into());
     tweak(&mut settings);
     let clock = Arc::new(ManualClock::starting_now());
-    let base = start(settings.clone(), clock.clone()).await;
+    let (base, paths) = start(settings.clone(), clock.clone()).await;
     let (sms, sms_url) = FakeSms::start().await;
     TestApp {
         base,
+        paths,
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         clock,
         sms,
@@ -454,9 +459,10 @@ impl TestApp {
     /// A second instance of the server on the same database, Redis and keys (the data
     /// directory), sharing this test's clock.
     pub async fn peer(&self) -> TestApp {
-        let base = start(self.settings.clone(), self.clock.clone()).await;
+        let (base, paths) = start(self.settings.clone(), self.clock.clone()).await;
         TestApp {
             base,
+            paths,
             http: self.http.clone(),
             clock: self.clock.clone(),
             sms: self.sms.clone(),

@@ -6,6 +6,7 @@
 
 mod admin;
 mod bind;
+mod commands;
 mod connections;
 mod failover;
 mod helpers;
@@ -14,6 +15,8 @@ mod messages;
 mod model;
 mod password;
 mod process;
+mod reference;
+mod request_log;
 mod robustness;
 mod security;
 mod send_code;

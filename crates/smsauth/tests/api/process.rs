@@ -13,6 +13,8 @@ use crate::helpers::{FakeSms, ROOT_PASSWORD, TestApp};
 pub struct ServerProcess {
     child: Child,
     pub base: String,
+    /// Every line the process wrote to standard output and error.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -78,15 +80,40 @@ impl ServerProcess {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the server logs its address within 30 s");
-            if line.contains("smsauth listening")
-                && let Some(addr) = line.split("addr=").nth(1)
-            {
+            if !line.contains("smsauth listening") {
+                continue;
+            }
+            // Text (`addr=127.0.0.1:4711`) or JSON (`"addr":"127.0.0.1:4711"`) logs.
+            if let Some(addr) = line.split("addr=").nth(1) {
                 break format!("http://{}", addr.split_whitespace().next().unwrap());
             }
+            if let Some(addr) = line.split("\"addr\":\"").nth(1) {
+                break format!("http://{}", addr.split('"').next().unwrap());
+            }
         };
-        // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
-        ServerProcess { child, base }
+        // Keep draining the log (so the child never blocks on a full pipe), and keep it.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            while let Ok(line) = rx.recv() {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        ServerProcess { child, base, log }
+    }
+
+    /// What the process has logged after its start-up line, so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGTERM, then waits for the process to finish its shutdown.
+    pub fn stop(mut self) {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::TERM,
+        );
+        let _ = self.child.wait();
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -105,6 +132,7 @@ impl ServerProcess {
             sms_url: sms_url.to_string(),
             dir: tempfile::tempdir().unwrap(),
             settings: smsauth::configuration::Settings::default(),
+            paths: Vec::new(),
         }
     }
 }
