@@ -381,3 +381,107 @@ mod secret_tests {
         assert!(!printed.contains("key-secret-value") && !printed.contains("key-id-value"));
     }
 }
+
+/// `smsauth.toml.example` at the repository root is checked against [`Settings`], so it cannot
+/// go stale: its active lines are exactly the defaults, and with every commented-out example
+/// line enabled it names every setting, and nothing else.
+#[cfg(test)]
+mod example_file {
+    use std::collections::BTreeSet;
+
+    use figment::Figment;
+    use figment::providers::{Format, Serialized, Toml};
+    use serde_json::Value;
+
+    use super::Settings;
+
+    const EXAMPLE: &str = include_str!("../../../smsauth.toml.example");
+
+    /// Settings that are never serialised (secrets); the example shows each commented out.
+    const SECRETS: [&str; 4] = [
+        "otp.hmac_key",
+        "jwt.secret",
+        "jwt.private_key",
+        "metrics.token",
+    ];
+
+    fn keys(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+        if let Value::Object(map) = v {
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if v.is_object() {
+                    keys(v, &path, out);
+                } else {
+                    out.insert(path);
+                }
+            }
+        }
+    }
+
+    fn parse(text: &str) -> Value {
+        Figment::from(Toml::string(text))
+            .extract::<Value>()
+            .unwrap_or_else(|e| panic!("smsauth.toml.example does not parse: {e}"))
+    }
+
+    /// The example with every `# key = value` line enabled.
+    fn uncommented() -> String {
+        EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn its_active_lines_are_exactly_the_defaults() {
+        let mut defaults = Figment::from(Serialized::defaults(Settings::default()))
+            .extract::<Value>()
+            .expect("defaults serialise");
+        // Unset options are the commented-out lines.
+        fn drop_nulls(v: &mut Value) {
+            if let Value::Object(map) = v {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(drop_nulls);
+            }
+        }
+        drop_nulls(&mut defaults);
+        assert_eq!(parse(EXAMPLE), defaults);
+    }
+
+    #[test]
+    fn it_names_every_setting_and_nothing_else() {
+        let text = uncommented();
+        let mut named = BTreeSet::new();
+        keys(&parse(&text), "", &mut named);
+        // serde_json writes unset options as null, so every field is a key here.
+        let mut fields = BTreeSet::new();
+        keys(
+            &serde_json::to_value(Settings::default()).expect("defaults serialise"),
+            "",
+            &mut fields,
+        );
+        fields.extend(SECRETS.iter().map(|s| s.to_string()));
+        assert_eq!(named, fields, "keys of the example vs settings");
+        // And each enabled example value is of the setting's type.
+        let all: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(&text))
+            .extract()
+            .expect("every example value has the setting's type");
+        assert!(all.otp.hmac_key.is_some() && all.jwt.private_key.is_some());
+        assert!(all.jwt.secret.is_some() && all.metrics.token.is_some());
+    }
+}

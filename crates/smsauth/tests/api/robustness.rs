@@ -254,6 +254,11 @@ async fn metrics_are_off_by_default_and_count_answers_and_limit_refusals_when_on
     app.send_code("+8613800138001")
         .await
         .assert_error(429, "RateLimit");
+    let code = app.sms.last_code(PHONE);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    app.sign_in_sms(PHONE, wrong)
+        .await
+        .assert_error(400, "InvalidVerificationCode");
     let r = into_resp(app.http.get(app.url("/metrics")).send().await.unwrap()).await;
     r.assert_error(401, "EMPTY_TOKEN");
     let text = app
@@ -280,10 +285,25 @@ async fn metrics_are_off_by_default_and_count_answers_and_limit_refusals_when_on
         ),
         "{text}"
     );
-    assert!(
-        text.contains("smsauth_api_request_duration_seconds"),
-        "{text}"
-    );
+    for line in [
+        r#"smsauth_http_request_duration_seconds_count{action="smsOTP:publicCreate"} 2"#,
+        r#"smsauth_sms_total{provider="webhook",country="CN",outcome="sent"} 1"#,
+        r#"smsauth_sms_total{provider="webhook",country="CN",outcome="blocked"} 1"#,
+        r#"smsauth_sms_blocked_total{reason="limit"} 1"#,
+        r#"smsauth_verifications_total{country="CN",outcome="wrong_code"} 1"#,
+        r#"smsauth_provider_request_duration_seconds_count{provider="webhook",outcome="ok"} 1"#,
+        r#"smsauth_store_operation_duration_seconds_count{operation="otp_issue"} 2"#,
+        r#"smsauth_store_operation_duration_seconds_count{operation="otp_attempt"} 1"#,
+        r#"smsauth_limit{limit="global_hour"} 1"#,
+        r#"smsauth_limit{limit="phone_hour"} 5"#,
+        r#"smsauth_http_shed_total 0"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    // The scrape itself is in flight while the text is written.
+    assert!(text.contains("smsauth_http_requests_in_flight 1"), "{text}");
+    // No label carries a phone number.
+    assert!(!text.contains("13800138"), "{text}");
 }
 
 #[tokio::test]
