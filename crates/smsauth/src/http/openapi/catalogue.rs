@@ -68,7 +68,10 @@ impl RouteDoc {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        id.trim_matches('_').to_string()
+        match id.trim_matches('_') {
+            "" => "home".to_string(),
+            id => id.to_string(),
+        }
     }
 
     pub fn description(&self) -> String {

@@ -1,13 +1,19 @@
 // The API reference page (/api/docs): renders /api/openapi.json, the OpenAPI 3.1 document the
 // server builds from its routes and request types (SPEC §17). Every string of the document is set
 // as text, never parsed as HTML; element ids are derived from paths (letters, digits, dashes).
-import { MESSAGES } from './i18n.js';
-import { el, mount, state, t, topBar } from './common.js';
 
-const page = { doc: null, failed: false, filter: '', view: null };
+import { el, mount, state, t, topBar } from './common.js';
+import { MESSAGES } from './i18n.js';
+
+const page = { doc: null, failed: false, filter: '', groups: [] };
 // Display order of the methods a path item may have.
 const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'trace'];
-const ACL = { public: 'docs.acl.public', signedIn: 'docs.acl.signedIn', admin: 'docs.acl.admin', root: 'docs.acl.root' };
+const ACL = {
+  public: 'docs.acl.public',
+  signedIn: 'docs.acl.signedIn',
+  admin: 'docs.acl.admin',
+  root: 'docs.acl.root',
+};
 const PARAMS = { header: 'docs.headers', query: 'docs.query', path: 'docs.pathParams' };
 const FIELD_HEADS = ['docs.name', 'docs.type', 'docs.required', 'docs.description'];
 const MAX_DEPTH = 6;
@@ -82,7 +88,9 @@ function typeLabel(schema) {
   if (!types.length && isObject(schema.items)) types = ['array'];
   if (!types.length) return t('docs.any');
   const format = typeof schema.format === 'string' ? ` (${schema.format})` : '';
-  return types.map((ty) => (ty === 'array' ? `array<${typeLabel(schema.items)}>` : ty + (ty === 'null' ? '' : format))).join(' | ');
+  return types
+    .map((ty) => (ty === 'array' ? `array<${typeLabel(schema.items)}>` : ty + (ty === 'null' ? '' : format)))
+    .join(' | ');
 }
 
 /** The description of a field (its own, else its schema's) and its allowed values. */
@@ -95,11 +103,11 @@ function describe(schema) {
   ];
 }
 
-/** Appends to `rows` the fields of `schema`: `{ name, schema, required, depth }`, nested ones
- *  named `a.b`, array items `a[].b`, other keys of a map `a.*`. */
-function collect(schema, prefix, depth, trail, rows) {
+/** The fields of `schema` as rows `{ name, schema, required, depth }`: nested ones named `a.b`,
+ *  array items `a[].b`, the other keys of a map `a.*`. */
+function collect(schema, prefix = '', depth = 0, trail = [], rows = []) {
   const { s, refs } = deref(schema, trail);
-  if (!s || depth > MAX_DEPTH) return;
+  if (!s || depth > MAX_DEPTH) return rows;
   const seen = [...trail, ...refs];
   for (const key of ['allOf', 'oneOf', 'anyOf']) {
     for (const variant of Array.isArray(s[key]) ? s[key] : []) collect(variant, prefix, depth, seen, rows);
@@ -107,66 +115,55 @@ function collect(schema, prefix, depth, trail, rows) {
   if (isObject(s.items)) collect(s.items, `${prefix}[]`, depth, seen, rows);
   const required = Array.isArray(s.required) ? s.required : [];
   const fields = isObject(s.properties) ? Object.entries(s.properties) : [];
-  if (isObject(s.additionalProperties)) fields.push(['*', s.additionalProperties]);
+  const extra = s.additionalProperties;
+  if (isObject(extra) && Object.keys(extra).length) fields.push(['*', extra]);
   for (const [key, field] of fields) {
     const name = prefix ? `${prefix}.${key}` : key;
     if (rows.some((r) => r.name === name)) continue;
     rows.push({ name, schema: field, required: required.includes(key), depth });
     collect(field, name, depth + 1, seen, rows);
   }
+  return rows;
 }
 
-/** A table with column heads (catalogue keys) and `tbody` elements. */
+/** A table: column heads (catalogue keys), then `tbody` elements. */
 function table(cls, heads, bodies) {
-  return el(
-    'div',
-    { class: 'table-wrap' },
-    el('table', { class: cls }, el('thead', {}, el('tr', {}, heads.map((k) => el('th', { scope: 'col' }, t(k))))), bodies),
-  );
-}
-
-/** A row of cells under `heads`; each cell carries its column's name for the narrow layout. */
-const row = (heads, cells, attrs = {}) =>
-  el('tr', attrs, cells.map((c, i) => el('td', { 'data-label': i ? t(heads[i]) : null }, c)));
-
-function fieldTable(schema) {
-  const rows = [];
-  collect(schema, '', 0, [], rows);
-  if (!rows.length) return null;
-  const body = rows.map((r) =>
-    row(
-      FIELD_HEADS,
-      [
-        el('code', {}, r.name),
-        el('code', { class: 'docs-type' }, typeLabel(r.schema)),
-        r.required ? t('docs.yes') : null,
-        describe(r.schema),
-      ],
-      { class: `depth-${r.depth}` },
+  const head = el(
+    'thead',
+    {},
+    el(
+      'tr',
+      {},
+      heads.map((k) => el('th', { scope: 'col' }, t(k))),
     ),
   );
+  return el('div', { class: 'table-wrap' }, el('table', { class: cls }, head, bodies));
+}
+
+/** Rows from `collect` as a table; each cell names its column, for the narrow layout. */
+function fieldTable(rows) {
+  if (!rows.length) return null;
+  const body = rows.map((r) => {
+    const type = el('code', { class: 'docs-type' }, typeLabel(r.schema));
+    const cells = [el('code', {}, r.name), type, r.required ? t('docs.yes') : null, describe(r.schema)];
+    const tds = cells.map((c, i) => el('td', { 'data-label': i ? t(FIELD_HEADS[i]) : null }, c));
+    return el('tr', { class: `depth-${r.depth}` }, tds);
+  });
   return table('docs-fields', FIELD_HEADS, el('tbody', {}, body));
 }
 
 /** Header, query and path parameters, a table for each. */
 function parameters(list) {
   const groups = new Map();
-  for (const p of Array.isArray(list) ? list : []) {
-    if (!isObject(p)) continue;
+  for (const p of Array.isArray(list) ? list.filter(isObject) : []) {
     const key = Object.hasOwn(PARAMS, p.in) ? PARAMS[p.in] : 'docs.parameters';
-    groups.set(key, [...(groups.get(key) || []), p]);
+    const schema = { ...(isObject(p.schema) ? p.schema : {}), description: p.description ?? p.schema?.description };
+    const row = { name: text(p.name), schema, required: p.required === true, depth: 0 };
+    groups.set(key, [...(groups.get(key) || []), row]);
   }
-  return [...groups].map(([key, params]) => {
-    const body = params.map((p) =>
-      row(FIELD_HEADS, [
-        el('code', {}, text(p.name)),
-        el('code', { class: 'docs-type' }, typeLabel(p.schema)),
-        p.required === true ? t('docs.yes') : null,
-        describe({ ...(isObject(p.schema) ? p.schema : {}), description: p.description ?? p.schema?.description }),
-      ]),
-    );
-    return el('section', { class: 'docs-block docs-params' }, el('h4', {}, t(key)), table('docs-fields', FIELD_HEADS, el('tbody', {}, body)));
-  });
+  return [...groups].map(([key, rows]) =>
+    el('section', { class: 'docs-block docs-params' }, el('h4', {}, t(key)), fieldTable(rows)),
+  );
 }
 
 /** A request body or a response: its description, content type when not JSON, and fields. */
@@ -174,16 +171,22 @@ function body(cls, title, part) {
   const content = isObject(part.content) ? part.content : {};
   const type = Object.hasOwn(content, 'application/json') ? 'application/json' : Object.keys(content)[0];
   const schema = type && isObject(content[type]) ? content[type].schema : undefined;
-  const fields = fieldTable(schema);
+  const fields = fieldTable(collect(schema));
   const meta = [];
-  if (type && type !== 'application/json') meta.push(el('dt', {}, t('docs.contentType')), el('dd', {}, el('code', {}, type)));
-  if (!fields && isObject(schema)) meta.push(el('dt', {}, t('docs.type')), el('dd', {}, el('code', {}, typeLabel(schema))));
-  const ref = isObject(schema) && typeof schema.$ref === 'string' ? el('code', { class: 'docs-schema' }, refName(schema.$ref)) : null;
+  if (type && type !== 'application/json')
+    meta.push(el('dt', {}, t('docs.contentType')), el('dd', {}, el('code', {}, type)));
+  if (!fields && isObject(schema))
+    meta.push(el('dt', {}, t('docs.type')), el('dd', {}, el('code', {}, typeLabel(schema))));
+  const ref =
+    isObject(schema) && typeof schema.$ref === 'string'
+      ? el('code', { class: 'docs-schema' }, refName(schema.$ref))
+      : null;
   return el(
     'section',
     { class: `docs-block ${cls}` },
     el('h4', {}, title, ref),
     paragraphs(part.description, 'docs-desc'),
+    paragraphs(deref(schema).s?.description, 'docs-desc'),
     meta.length ? el('dl', { class: 'docs-meta' }, meta) : null,
     fields,
   );
@@ -195,37 +198,33 @@ function codeMessage(code) {
   return t(code).replace(/\{\{\w+\}\}/g, '…');
 }
 
-/** One row group per error status: the status (with its description when it says more than the
- *  list of codes), then each code with its message. */
+/** One row group per error status: the status (with its description when that says more than
+ *  the list of codes), then each code with its message. */
 function errors(responses) {
-  const heads = ['docs.status', 'docs.code', 'docs.description'];
-  const statuses = Object.keys(responses)
-    .filter((s) => !s.startsWith('2') && isObject(responses[s]))
-    .sort((a, b) => Number(a) - Number(b));
+  const statuses = Object.keys(responses).filter((s) => !s.startsWith('2') && isObject(responses[s]));
   if (!statuses.length) return null;
-  const groups = statuses.map((status) => {
-    const r = responses[status];
-    const listed = Array.isArray(r['x-smsauth-codes']) ? r['x-smsauth-codes'].filter((c) => typeof c === 'string') : [];
-    const codes = listed.length ? listed : [null];
-    const said = text(r.description) && text(r.description) !== listed.join(', ');
-    const head = el(
-      'th',
-      { scope: 'rowgroup', rowspan: String(codes.length) },
-      status,
-      said ? el('span', { class: 'docs-enum' }, rich(r.description)) : null,
-    );
-    const rows = codes.map((code, i) =>
-      el(
-        'tr',
-        {},
-        i === 0 ? head : null,
-        el('td', {}, code ? el('code', {}, code) : '—'),
-        el('td', {}, code ? codeMessage(code) : null),
-      ),
-    );
-    return el('tbody', {}, rows);
-  });
-  return el('section', { class: 'docs-block docs-errors-block' }, el('h4', {}, t('docs.errors')), table('docs-errors', heads, groups));
+  const groups = statuses
+    .sort((a, b) => Number(a) - Number(b))
+    .map((status) => {
+      const r = responses[status];
+      const listed = [r['x-smsauth-codes']].flat().filter((c) => typeof c === 'string');
+      const codes = listed.length ? listed : [null];
+      const more = text(r.description) && text(r.description) !== listed.join(', ');
+      const said = more ? el('span', { class: 'docs-enum' }, rich(r.description)) : null;
+      const head = el('th', { scope: 'rowgroup', rowspan: String(codes.length) }, status, said);
+      const rows = codes.map((code, i) =>
+        el(
+          'tr',
+          {},
+          i ? null : head,
+          el('td', {}, code ? el('code', {}, code) : '—'),
+          el('td', {}, code && codeMessage(code)),
+        ),
+      );
+      return el('tbody', {}, rows);
+    });
+  const heads = ['docs.status', 'docs.code', 'docs.description'];
+  return el('section', { class: 'docs-block' }, el('h4', {}, t('docs.errors')), table('docs-errors', heads, groups));
 }
 
 function operation(o) {
@@ -233,22 +232,13 @@ function operation(o) {
   const acl = op['x-smsauth-acl'];
   const responses = isObject(op.responses) ? op.responses : {};
   const ok = Object.keys(responses).find((s) => s.startsWith('2') && isObject(responses[s]));
+  const methods = o.methods.map((m) => el('span', { class: `docs-method method-${m}` }, m.toUpperCase()));
+  const access = el('span', { class: 'visually-hidden' }, `${t('docs.access')}: `);
+  const badge = Object.hasOwn(ACL, acl) ? el('span', { class: `docs-acl acl-${acl}` }, access, t(ACL[acl])) : null;
   return el(
     'article',
     { class: 'card docs-op', id: o.id, 'data-path': o.path },
-    el(
-      'div',
-      { class: 'docs-op-head' },
-      el(
-        'h3',
-        {},
-        o.methods.map((m) => el('span', { class: `docs-method method-${m}` }, m.toUpperCase())),
-        el('code', { class: 'docs-path' }, o.path),
-      ),
-      Object.hasOwn(ACL, acl)
-        ? el('span', { class: `docs-acl acl-${acl}` }, el('span', { class: 'visually-hidden' }, `${t('docs.access')}: `), t(ACL[acl]))
-        : null,
-    ),
+    el('div', { class: 'docs-op-head' }, el('h3', {}, methods, el('code', { class: 'docs-path' }, o.path)), badge),
     op.summary ? el('p', { class: 'docs-summary' }, rich(op.summary)) : null,
     paragraphs(op.description, 'docs-desc'),
     parameters(op.parameters),
@@ -258,70 +248,84 @@ function operation(o) {
   );
 }
 
-/** The operations by tag, in the document's order of tags; untagged ones last. One entry per
- *  path: its methods, and the POST operation (which has the body) else the first. */
+/** The entries by tag, in the document's order of tags, untagged ones last. One entry per path:
+ *  its methods, and its POST operation (the one with the body) else the first. */
 function byTag(doc) {
   const groups = new Map();
   for (const tag of Array.isArray(doc.tags) ? doc.tags : []) {
-    if (isObject(tag) && typeof tag.name === 'string') groups.set(tag.name, { ...tag, ops: [] });
+    if (isObject(tag) && typeof tag.name === 'string') groups.set(tag.name, { ...tag, key: tag.name, ops: [] });
   }
-  const other = { name: t('docs.other'), ops: [] };
+  const other = { name: t('docs.other'), key: 'other', ops: [] };
   const opId = ids('op');
   for (const [path, item] of Object.entries(doc.paths)) {
     const methods = isObject(item) ? METHODS.filter((m) => isObject(item[m])) : [];
     if (!methods.length) continue;
-    const op = item.post && isObject(item.post) ? item.post : item[methods[0]];
+    const op = isObject(item.post) ? item.post : item[methods[0]];
     const tag = Array.isArray(op.tags) ? op.tags[0] : undefined;
     (groups.get(tag) || other).ops.push({ path, methods, op, id: opId(path) });
   }
   const tagId = ids('tag');
-  return [...groups.values(), other].filter((g) => g.ops.length).map((g) => ({ ...g, id: tagId(text(g.name)) }));
+  return [...groups.values(), other].filter((g) => g.ops.length).map((g) => ({ ...g, id: tagId(g.key) }));
 }
 
-/** Shows the operations whose path or summary holds the filter text. */
+/** Shows the entries whose path or summary holds the filter text, and their navigation links. */
 function applyFilter() {
-  const { groups, count, none } = page.view;
   const q = page.filter.trim().toLowerCase();
+  const show = (id, on) => {
+    document.getElementById(id).hidden = !on;
+    document.getElementById(`nav-${id}`).hidden = !on;
+  };
   let shown = 0;
   let total = 0;
-  for (const g of groups) {
-    let any = false;
-    for (const o of g.ops) {
+  for (const g of page.groups) {
+    const matches = g.ops.filter((o) => {
       const match = !q || o.path.toLowerCase().includes(q) || text(o.op.summary).toLowerCase().includes(q);
-      o.article.hidden = !match;
-      o.link.hidden = !match;
-      any ||= match;
-      total += 1;
-      shown += match ? 1 : 0;
-    }
-    g.section.hidden = !any;
-    g.navGroup.hidden = !any;
+      show(o.id, match);
+      return match;
+    });
+    show(g.id, matches.length > 0);
+    shown += matches.length;
+    total += g.ops.length;
   }
-  count.textContent = t('docs.count', { shown, total });
-  none.hidden = shown > 0;
+  document.getElementById('docs-count').textContent = t('docs.count', { shown, total });
+  document.getElementById('docs-none').hidden = shown > 0;
 }
 
 function intro(doc) {
   const info = isObject(doc.info) ? doc.info : {};
-  const schemes = isObject(doc.components?.securitySchemes) ? Object.values(doc.components.securitySchemes) : [];
+  const schemes = Object.values(isObject(doc.components?.securitySchemes) ? doc.components.securitySchemes : {});
   const security = schemes.filter(isObject).map((s) => {
     const format = text(s.bearerFormat) ? ` (${s.bearerFormat})` : '';
     return el('dd', {}, el('code', {}, `${text(s.scheme) || text(s.type)}${format}`), ' ', rich(s.description));
   });
+  const version = el('span', { class: 'docs-version' }, t('docs.version', { version: text(info.version) }));
+  const json = el('a', { href: '/api/openapi.json', id: 'docs-json' }, t('docs.json'));
   return el(
     'header',
     { class: 'card docs-intro' },
     el('p', { class: 'docs-kicker' }, t('docs.title')),
-    el('h1', {}, text(info.title) || 'API', el('span', { class: 'docs-version' }, t('docs.version', { version: text(info.version) }))),
+    el('h1', {}, text(info.title) || 'API', version),
     paragraphs(info.description, 'docs-desc'),
     el(
       'dl',
       { class: 'docs-meta' },
       ...(security.length ? [el('dt', {}, t('docs.security')), ...security] : []),
       el('dt', {}, 'OpenAPI'),
-      el('dd', {}, el('a', { href: '/api/openapi.json', id: 'docs-json' }, t('docs.json')), ` ${text(doc.openapi)}`),
+      el('dd', {}, json, ` ${text(doc.openapi)}`),
     ),
   );
+}
+
+function navigation(groups) {
+  const lists = groups.map((g) => {
+    const links = g.ops.map((o) =>
+      el('li', { id: `nav-${o.id}` }, el('a', { href: `#${o.id}` }, el('code', {}, o.path))),
+    );
+    const title = el('h3', {}, el('a', { href: `#${g.id}` }, text(g.name)));
+    return el('div', { class: 'docs-nav-group', id: `nav-${g.id}` }, title, el('ul', {}, links));
+  });
+  const title = el('h2', { id: 'docs-nav-title' }, t('docs.contents'));
+  return el('nav', { class: 'card docs-nav', 'aria-labelledby': title.id }, title, lists);
 }
 
 function render() {
@@ -336,41 +340,16 @@ function render() {
     document.title = `${t('docs.title')} – smsauth`;
     return;
   }
-  const groups = byTag(page.doc);
-  const nav = el(
-    'nav',
-    { class: 'card docs-nav', 'aria-labelledby': 'docs-nav-title' },
-    el('h2', { id: 'docs-nav-title' }, t('docs.contents')),
-    groups.map((g) => {
-      g.navGroup = el(
-        'div',
-        { class: 'docs-nav-group' },
-        el('h3', {}, el('a', { href: `#${g.id}` }, text(g.name))),
-        el(
-          'ul',
-          {},
-          g.ops.map((o) => {
-            o.link = el('li', {}, el('a', { href: `#${o.id}` }, el('code', {}, o.path)));
-            return o.link;
-          }),
-        ),
-      );
-      return g.navGroup;
-    }),
-  );
-  const sections = groups.map((g) => {
-    g.section = el(
+  page.groups = byTag(page.doc);
+  const sections = page.groups.map((g) =>
+    el(
       'section',
       { class: 'docs-tag', id: g.id, 'aria-labelledby': `${g.id}-title` },
       el('h2', { id: `${g.id}-title` }, text(g.name)),
       paragraphs(g.description, 'docs-tag-desc'),
-      g.ops.map((o) => {
-        o.article = operation(o);
-        return o.article;
-      }),
-    );
-    return g.section;
-  });
+      g.ops.map(operation),
+    ),
+  );
   const filter = el('input', {
     type: 'search',
     id: 'docs-filter',
@@ -382,17 +361,23 @@ function render() {
       applyFilter();
     },
   });
-  const count = el('p', { class: 'hint', id: 'docs-count', role: 'status' });
+  const search = el(
+    'div',
+    { class: 'docs-search' },
+    el('label', { for: filter.id }, t('docs.filter')),
+    filter,
+    el('p', { class: 'hint', id: 'docs-count', role: 'status' }),
+  );
   const none = el('p', { class: 'card', id: 'docs-none' }, t('docs.noMatch'));
-  page.view = { groups, count, none };
+  const content = el('div', { class: 'docs-content' }, sections, none);
   mount(
     topBar([]),
     el(
       'main',
       { class: 'docs' },
       intro(page.doc),
-      el('div', { class: 'docs-search' }, el('label', { for: filter.id }, t('docs.filter')), filter, count),
-      el('div', { class: 'docs-layout' }, nav, el('div', { class: 'docs-content', id: 'docs-ops' }, sections, none)),
+      search,
+      el('div', { class: 'docs-layout' }, navigation(page.groups), content),
     ),
   );
   document.title = `${t('docs.title')} – ${text(page.doc.info?.title) || 'smsauth'}`;
