@@ -103,6 +103,9 @@ pub struct HttpLimitSettings {
     pub idle_timeout_secs: u64,
     /// Seconds a request body may take to arrive.
     pub body_timeout_secs: u64,
+    /// Seconds between a shutdown signal and closing the listener, during which `/readyz`
+    /// answers 503 and requests are still served (for load balancers that poll readiness).
+    pub shutdown_delay_secs: u64,
 }
 
 impl Default for HttpLimitSettings {
@@ -113,6 +116,7 @@ impl Default for HttpLimitSettings {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             body_timeout_secs: 30,
+            shutdown_delay_secs: 0,
         }
     }
 }
@@ -215,6 +219,74 @@ impl Default for JwtSettings {
     }
 }
 
+/// Settings that are never serialised (secrets), by their dotted key.
+pub const SECRET_KEYS: [&str; 4] = [
+    "otp.hmac_key",
+    "jwt.secret",
+    "jwt.private_key",
+    "metrics.token",
+];
+
+/// Every setting's dotted key (`limits.send_per_phone_hour`).
+pub fn setting_keys() -> std::collections::BTreeSet<String> {
+    let mut keys = std::collections::BTreeSet::new();
+    // serde_json writes unset options as null, so every field is a key here.
+    if let Ok(v) = serde_json::to_value(Settings::default()) {
+        dotted_keys(&v, "", &mut keys);
+    }
+    keys.extend(SECRET_KEYS.iter().map(|k| k.to_string()));
+    keys
+}
+
+/// The leaf keys of a JSON object, dotted.
+pub fn dotted_keys(
+    v: &serde_json::Value,
+    prefix: &str,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    if let serde_json::Value::Object(map) = v {
+        for (k, v) in map {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if v.is_object() {
+                dotted_keys(v, &path, out);
+            } else {
+                out.insert(path);
+            }
+        }
+    }
+}
+
+/// The settings file's path: `SMSAUTH_CONFIG`, else `smsauth.toml`.
+pub fn settings_file() -> String {
+    env_opt("SMSAUTH_CONFIG").unwrap_or_else(|| "smsauth.toml".into())
+}
+
+/// Keys of the settings file that are no setting (a misspelt key is otherwise silently
+/// ignored, and its default used), and `SMSAUTH_*` variables that name none.
+pub fn unknown_keys() -> (Vec<String>, Vec<String>) {
+    let known = setting_keys();
+    let file = settings_file();
+    let mut in_file = std::collections::BTreeSet::new();
+    if std::path::Path::new(&file).exists()
+        && let Ok(v) = Figment::from(Toml::file(&file)).extract::<serde_json::Value>()
+    {
+        dotted_keys(&v, "", &mut in_file);
+    }
+    let unknown_file = in_file.into_iter().filter(|k| !known.contains(k)).collect();
+    let unknown_env = std::env::vars()
+        .filter_map(|(name, _)| {
+            let key = name.strip_prefix("SMSAUTH_")?;
+            let dotted = key.to_lowercase().replace("__", ".");
+            (key != "CONFIG" && !known.contains(&dotted)).then_some(name)
+        })
+        .collect();
+    (unknown_file, unknown_env)
+}
+
 fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -222,7 +294,7 @@ fn env_opt(name: &str) -> Option<String> {
 impl Settings {
     /// Loads and validates the settings.
     pub fn load() -> anyhow::Result<Settings> {
-        let file = env_opt("SMSAUTH_CONFIG").unwrap_or_else(|| "smsauth.toml".into());
+        let file = settings_file();
         let mut s: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
             .merge(Env::prefixed("SMSAUTH_").split("__").ignore(&["config"]))
@@ -254,6 +326,9 @@ impl Settings {
             bail!("otp.ttl_secs must be between 30 and 600");
         }
         self.region()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be \"text\" or \"json\"");
+        }
         match self.jwt.algorithm.as_str() {
             "EdDSA" => {}
             "HS256" => {
@@ -397,31 +472,6 @@ mod example_file {
 
     const EXAMPLE: &str = include_str!("../../../smsauth.toml.example");
 
-    /// Settings that are never serialised (secrets); the example shows each commented out.
-    const SECRETS: [&str; 4] = [
-        "otp.hmac_key",
-        "jwt.secret",
-        "jwt.private_key",
-        "metrics.token",
-    ];
-
-    fn keys(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
-        if let Value::Object(map) = v {
-            for (k, v) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                if v.is_object() {
-                    keys(v, &path, out);
-                } else {
-                    out.insert(path);
-                }
-            }
-        }
-    }
-
     fn parse(text: &str) -> Value {
         Figment::from(Toml::string(text))
             .extract::<Value>()
@@ -466,15 +516,8 @@ mod example_file {
     fn it_names_every_setting_and_nothing_else() {
         let text = uncommented();
         let mut named = BTreeSet::new();
-        keys(&parse(&text), "", &mut named);
-        // serde_json writes unset options as null, so every field is a key here.
-        let mut fields = BTreeSet::new();
-        keys(
-            &serde_json::to_value(Settings::default()).expect("defaults serialise"),
-            "",
-            &mut fields,
-        );
-        fields.extend(SECRETS.iter().map(|s| s.to_string()));
+        super::dotted_keys(&parse(&text), "", &mut named);
+        let fields = super::setting_keys();
         assert_eq!(named, fields, "keys of the example vs settings");
         // And each enabled example value is of the setting's type.
         let all: Settings = Figment::from(Serialized::defaults(Settings::default()))

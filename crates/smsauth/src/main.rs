@@ -118,6 +118,16 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let (in_file, in_env) = smsauth::configuration::unknown_keys();
+    for key in in_file {
+        tracing::warn!(key, file = %smsauth::configuration::settings_file(), "unknown setting ignored (misspelt?)");
+    }
+    for name in in_env {
+        tracing::warn!(
+            variable = name,
+            "environment variable names no setting; ignored"
+        );
+    }
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
     app.run_until_stopped(shutdown_signal()).await
 }

@@ -33,6 +33,9 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     paths: Vec<&'static str>,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+    /// `http.shutdown_delay_secs`: how long `/readyz` says 503 before the listener closes.
+    shutdown_delay: Duration,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     conn_limits: ConnLimits,
@@ -139,6 +142,7 @@ impl Application {
             redis,
             jwks,
         } = assemble(&settings, clock.clone(), metrics.clone()).await?;
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store.clone()))];
         if let Some(r) = &redis {
             probes.push(Arc::new(RedisProbe(r.clone())));
@@ -151,6 +155,7 @@ impl Application {
                 jwks,
             }),
             readiness: Arc::new(probes),
+            draining: draining.clone(),
             metrics: metrics.clone(),
             limits: RequestLimits::new(
                 settings.http.max_in_flight,
@@ -174,6 +179,8 @@ impl Application {
             listener,
             router,
             paths,
+            draining,
+            shutdown_delay: Duration::from_secs(settings.http.shutdown_delay_secs),
             store,
             clock,
             conn_limits,
@@ -202,6 +209,21 @@ impl Application {
     ) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_loop(self.store.clone(), self.clock.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "smsauth listening");
+        // On the signal, readiness fails first and requests are still served for the delay,
+        // so a load balancer that only polls `/readyz` moves traffic away before the listener
+        // closes; then in-flight requests finish (the connection layer's grace).
+        let (draining, delay) = (self.draining.clone(), self.shutdown_delay);
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            if !delay.is_zero() {
+                tracing::info!(
+                    secs = delay.as_secs(),
+                    "shutting down: readiness off, still serving"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        };
         let served = serve::run(self.listener, self.router, self.conn_limits, shutdown).await;
         purge.abort();
         self.store.close().await;

@@ -7,16 +7,21 @@ use std::time::Duration;
 
 use crate::configuration::Settings;
 
-/// One check's outcome.
+/// One check's outcome. A warning does not fail the check.
 pub struct Line {
     pub ok: bool,
+    pub warning: bool,
     pub what: &'static str,
     pub detail: String,
 }
 
 impl std::fmt::Display for Line {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mark = if self.ok { "ok  " } else { "FAIL" };
+        let mark = match (self.ok, self.warning) {
+            (false, _) => "FAIL",
+            (true, true) => "warn",
+            (true, false) => "ok  ",
+        };
         write!(f, "{mark} {:<10} {}", self.what, self.detail)
     }
 }
@@ -25,11 +30,13 @@ fn line(what: &'static str, result: anyhow::Result<String>) -> Line {
     match result {
         Ok(detail) => Line {
             ok: true,
+            warning: false,
             what,
             detail,
         },
         Err(e) => Line {
             ok: false,
+            warning: false,
             what,
             detail: format!("{e:#}"),
         },
@@ -45,6 +52,25 @@ pub async fn run(settings: &Settings) -> Vec<Line> {
             .core_settings()
             .map(|_| format!("loaded from {}", settings_source())),
     )];
+    let (in_file, in_env) = crate::configuration::unknown_keys();
+    if !in_file.is_empty() {
+        lines.push(line(
+            "settings",
+            Err(anyhow::anyhow!(
+                "{} names no setting: {} (ignored, so the default applies; misspelt?)",
+                crate::configuration::settings_file(),
+                in_file.join(", ")
+            )),
+        ));
+    }
+    if !in_env.is_empty() {
+        lines.push(Line {
+            ok: true,
+            warning: true,
+            what: "settings",
+            detail: format!("variables that name no setting: {}", in_env.join(", ")),
+        });
+    }
     lines.push(line("listen", listen(&settings.listen).await));
     lines.push(line("data dir", data_dir(&settings.data_dir)));
     lines.push(line("keys", keys(settings)));

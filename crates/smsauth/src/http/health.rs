@@ -23,6 +23,12 @@ pub async fn healthz() -> Response {
 /// 200 when every dependency answers (the store with a real write); else 503 naming the first
 /// that does not, so an operator sees at once what to look at.
 pub async fn readyz(State(app): State<AppState>) -> Response {
+    if app.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+            .with_key("ShuttingDown");
+        err.retry_after = Some(1);
+        return err.into_response();
+    }
     for probe in app.readiness.iter() {
         if !probe.ready().await {
             return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")

@@ -48,6 +48,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// What `/readyz` checks, in order.
     pub readiness: Arc<Vec<Arc<dyn health::Probe>>>,
+    /// Set once a shutdown began: `/readyz` answers 503 so load balancers stop sending.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: limits::RequestLimits,
 }

@@ -323,6 +323,28 @@ fn config_check_names_a_wrong_database_and_an_unreachable_redis() {
         !out.contains("secret-password"),
         "the check never echoes a password: {out}"
     );
+    // A misspelt table in the settings file is named, not silently ignored.
+    let file = dir.path().join("smsauth.toml");
+    std::fs::write(&file, "[limit]\nsend_per_phone_hour = 0\n").unwrap();
+    let misspelt = smsauth(
+        dir.path(),
+        &["config", "check"],
+        &[
+            ("SMSAUTH_CONFIG", file.to_str().unwrap()),
+            ("SMSAUTH_LIMITS__SEND_PER_PHONE_HOURS", "1"),
+        ],
+        "",
+    );
+    let out = text(&misspelt);
+    assert_eq!(misspelt.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL settings") && out.contains("limit.send_per_phone_hour"),
+        "{out}"
+    );
+    assert!(
+        out.contains("warn settings") && out.contains("SMSAUTH_LIMITS__SEND_PER_PHONE_HOURS"),
+        "{out}"
+    );
     let unreadable = smsauth(
         dir.path(),
         &["config", "check"],

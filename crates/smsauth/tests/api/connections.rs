@@ -277,3 +277,40 @@ async fn idle_and_slow_clients_cannot_starve_others_under_a_file_limit() {
     assert_eq!(r.status, 200);
     drop(idle);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sigterm_readiness_fails_first_while_requests_are_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(
+        dir.path(),
+        None,
+        &[("SMSAUTH_HTTP__SHUTDOWN_DELAY_SECS", "2".into())],
+        None,
+    );
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let base = server.base.clone();
+    let get = |path: &str| http.get(format!("{base}{path}")).send();
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    server.terminate();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let ready = crate::helpers::into_resp(get("/readyz").await.unwrap()).await;
+    ready.assert_error(503, "SERVICE_UNAVAILABLE");
+    assert!(
+        ready.message().contains("shutting down"),
+        "{}",
+        ready.message()
+    );
+    assert!(ready.header("retry-after").is_some());
+    // Still serving during the delay.
+    let r = get("/api/authenticators:publicList").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!server.exited(), "the listener stays open for the delay");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !server.exited() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server exits after the delay"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

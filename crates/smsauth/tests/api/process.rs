@@ -107,6 +107,19 @@ impl ServerProcess {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// SIGTERM, without waiting.
+    pub fn terminate(&self) {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::TERM,
+        );
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// SIGTERM, then waits for the process to finish its shutdown.
     pub fn stop(mut self) {
         let _ = rustix::process::kill_process(
