@@ -36,14 +36,7 @@ pub fn load_or_create(
         }
     }
     let bytes = generate()?;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
+    match new_private_file().open(path) {
         Ok(mut f) => {
             f.write_all(&bytes)?;
             f.sync_all()?;
@@ -72,6 +65,18 @@ pub fn inspect(path: &Path) -> anyhow::Result<bool> {
             Ok(true)
         }
     }
+}
+
+/// Options that create a new file only its owner may read (mode 0600), never an existing one.
+fn new_private_file() -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
 }
 
 /// Refuses a key file that anyone but its owner may read or write.
@@ -170,14 +175,7 @@ pub fn rotate(dir: &Path, now: i64, keep_until: i64) -> anyhow::Result<Rotation>
 fn write_replacing(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
+    let mut f = new_private_file()
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     f.write_all(bytes)?;

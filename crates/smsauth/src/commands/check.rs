@@ -91,7 +91,7 @@ pub async fn run(settings: &Settings) -> Vec<Line> {
 }
 
 fn settings_source() -> String {
-    let file = std::env::var("SMSAUTH_CONFIG").unwrap_or_else(|_| "smsauth.toml".into());
+    let file = crate::configuration::settings_file();
     if Path::new(&file).exists() {
         format!("{file} and the environment")
     } else {

@@ -121,7 +121,7 @@ impl Metrics {
         token: Option<secrecy::SecretString>,
         limits: &smsauth_core::ports::otp_store::SendLimits,
     ) -> Arc<Metrics> {
-        let m = Metrics {
+        let mut m = Metrics {
             registry: Registry::with_prefix("smsauth"),
             responses: Family::default(),
             limit_refusals: Family::default(),
@@ -137,7 +137,7 @@ impl Metrics {
             token,
             enabled,
         };
-        let mut registry = Registry::with_prefix("smsauth");
+        let registry = &mut m.registry;
         registry.register(
             "api_responses",
             "API answers by action and error code (OK for success)",
@@ -211,7 +211,7 @@ impl Metrics {
             "Configured value of each send limit (0 = off)",
             configured,
         );
-        Arc::new(Metrics { registry, ..m })
+        Arc::new(m)
     }
 
     /// Records one answer. `action` is a route, never raw input, so label sets stay bounded.

@@ -317,14 +317,19 @@ impl TestApp {
     }
 
     pub async fn admin_token(&self) -> String {
+        self.password_token("root", ROOT_PASSWORD).await
+    }
+
+    /// Signs in with a password (the default authenticator); returns the token.
+    pub async fn password_token(&self, account: &str, password: &str) -> String {
         let r = self
             .post(
                 "auth:signIn",
-                json!({"account": "root", "password": ROOT_PASSWORD}),
+                json!({"account": account, "password": password}),
                 &[],
             )
             .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.status, 200, "{account}: {:?}", r.body);
         r.body["data"]["token"].as_str().unwrap().to_string()
     }
 

@@ -122,10 +122,7 @@ impl ServerProcess {
 
     /// SIGTERM, then waits for the process to finish its shutdown.
     pub fn stop(mut self) {
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_child(&self.child),
-            rustix::process::Signal::TERM,
-        );
+        self.terminate();
         let _ = self.child.wait();
     }
 

@@ -66,14 +66,7 @@ async fn every_flow_logs_one_line_per_request_and_no_secret() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let new_password = "changed-password-for-logs";
-    let user = app
-        .post(
-            "auth:signIn",
-            json!({ "account": "logged", "password": user_password }),
-            &[],
-        )
-        .await;
-    let user_token = user.body["data"]["token"].as_str().unwrap().to_string();
+    let user_token = app.password_token("logged", user_password).await;
     let r = app
         .post(
             "auth:changePassword",
