@@ -5,6 +5,7 @@
 //! This crate must not know about HTTP, SQL or any particular SMS provider: those live in the
 //! crates that implement the ports, and only the `smsauth` binary wires them together.
 
+pub mod cache;
 pub mod domain;
 pub mod ports;
 pub mod service;

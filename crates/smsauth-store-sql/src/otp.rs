@@ -277,7 +277,7 @@ where
         .bind(status.as_str())
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -393,7 +393,7 @@ where
         sqlx::query("DELETE FROM phone_throttle WHERE action = $1 AND receiver = $2")
             .bind(scope)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;
         Ok(())
@@ -403,7 +403,7 @@ where
         let cutoff = ms(now - Duration::hours(RETENTION_HOURS));
         sqlx::query("DELETE FROM otp_records WHERE created_at < $1")
             .bind(cutoff)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;
         sqlx::query(
@@ -412,7 +412,7 @@ where
         )
         .bind(cutoff)
         .bind(ms(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())

@@ -142,7 +142,7 @@ where
         )
         .bind(jti.to_string())
         .bind(ms(expires_at))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -166,7 +166,7 @@ where
     async fn end_session(&self, jti: Uuid) -> StoreResult<()> {
         sqlx::query("DELETE FROM issued_tokens WHERE jti = $1")
             .bind(jti.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;
         Ok(())
@@ -195,14 +195,14 @@ where
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query("DELETE FROM token_blacklist WHERE expires_at < $1")
             .bind(ms(now))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;
         // Renewal markers decide the grace window and recognise a reused token; a day covers
         // the longest renew limit an operator would set.
         sqlx::query("DELETE FROM token_renewals WHERE renewed_at < $1")
             .bind(ms(now) - 86_400_000)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;
         Ok(())

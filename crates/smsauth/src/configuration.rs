@@ -40,6 +40,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub providers: ProviderSettings,
     pub http: HttpLimitSettings,
+    pub cache: CacheSettings,
     /// Set by `serve --dev`.
     #[serde(skip)]
     pub dev: bool,
@@ -121,6 +122,22 @@ impl Default for HttpLimitSettings {
     }
 }
 
+/// In-memory caches of configuration, users and token states (`smsauth_core::cache`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheSettings {
+    /// Milliseconds a cached answer is trusted; what another instance writes is seen after at
+    /// most this long. 0 switches caching off; at most 1000 (the bound on how late another instance's
+    /// write may be seen).
+    pub ttl_ms: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings { ttl_ms: 500 }
+    }
+}
+
 /// Failover and circuit-breaker settings for SMS delivery.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -180,6 +197,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             providers: ProviderSettings::default(),
             http: HttpLimitSettings::default(),
+            cache: CacheSettings::default(),
             dev: false,
             init_root: InitRoot::default(),
         }
@@ -328,6 +346,9 @@ impl Settings {
         self.region()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
+        }
+        if self.cache.ttl_ms > 1000 {
+            bail!("cache.ttl_ms must be at most 1000 (0 switches caching off)");
         }
         match self.jwt.algorithm.as_str() {
             "EdDSA" => {}

@@ -107,10 +107,19 @@ pub async fn assemble(
         Some(r) => r.clone(),
         None => Arc::new(InMemoryRateCounter::default()),
     };
+    let cached = smsauth_core::cache::wrap(
+        ports.users,
+        ports.config,
+        ports.sessions,
+        smsauth_core::cache::CacheSettings {
+            ttl: std::time::Duration::from_millis(settings.cache.ttl_ms),
+            ..Default::default()
+        },
+    );
     let core = Core {
-        users: ports.users,
-        config: ports.config,
-        sessions: ports.sessions,
+        users: cached.users,
+        config: cached.config,
+        sessions: cached.sessions,
         otps: ports.otps,
         providers: Arc::new(ProviderRegistry::new()?),
         counters,

@@ -330,7 +330,7 @@ where
         .bind(p.session_ttl)
         .bind(p.renew_limit)
         .bind(ms(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())

@@ -53,6 +53,6 @@ impl PgStore {
     /// Connects to `url` (`postgres://…`) and runs pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<PgStore> {
         let pool = crate::pool_options::<Postgres>(16).connect(url).await?;
-        PgStore::migrated(pool).await
+        PgStore::migrated(pool.clone(), pool).await
     }
 }

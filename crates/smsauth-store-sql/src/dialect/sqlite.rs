@@ -92,10 +92,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // The writer first: it creates the file and switches it to WAL before readers open it.
+        let writer = crate::pool_options::<Sqlite>(1)
+            .connect_with(options.clone())
+            .await?;
         let pool = crate::pool_options::<Sqlite>(8)
             .connect_with(options)
             .await?;
-        SqliteStore::migrated(pool).await
+        SqliteStore::migrated(pool, writer).await
     }
 }
 

@@ -253,7 +253,7 @@ where
     async fn delete_user(&self, id: i64) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;
         found::<DB>(done)
@@ -361,7 +361,7 @@ where
         .bind(uuid)
         .bind(ms(now))
         .bind(ms(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| match map_err::<DB>(e) {
             StoreError::Conflict(_) => StoreError::Conflict(Conflict::AlreadyBound),
@@ -374,7 +374,7 @@ where
         let done = sqlx::query("DELETE FROM users_verifiers WHERE verifier = $1 AND user_id = $2")
             .bind(verifier)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;
         found::<DB>(done)
