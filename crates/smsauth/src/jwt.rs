@@ -37,6 +37,40 @@ pub struct JwtCodec {
     retired: Vec<(String, DecodingKey)>,
     validation: Validation,
     jwks: Option<Value>,
+    /// Tokens whose signature was already checked, by SHA-256 of the whole token.
+    verified: VerifiedTokens,
+}
+
+/// Signature checks already done. A client presents the same token on every request, and an
+/// Ed25519 verification is most of the CPU of `auth:check`; the answer for a given token never
+/// changes while the process runs (its keys are fixed at start-up), so it is kept. Expiry,
+/// blacklist and session state are not part of this answer: they are checked on every request.
+/// The map is keyed by a digest, so it holds no token, and is emptied when full.
+#[derive(Default)]
+struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<[u8; 32], Claims>>);
+
+const VERIFIED_CAPACITY: usize = 50_000;
+
+impl VerifiedTokens {
+    fn key(token: &str) -> [u8; 32] {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        key
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Claims> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key).cloned()
+    }
+
+    fn put(&self, key: [u8; 32], claims: Claims) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= VERIFIED_CAPACITY {
+            map.clear();
+        }
+        map.insert(key, claims);
+    }
 }
 
 /// An earlier Ed25519 signing key's public half, kept by `smsauth keys rotate`.
@@ -81,6 +115,7 @@ impl JwtCodec {
             retired: old,
             validation: validation(Algorithm::EdDSA),
             jwks: Some(json!({ "keys": keys })),
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -93,6 +128,7 @@ impl JwtCodec {
             retired: Vec::new(),
             validation: validation(Algorithm::HS256),
             jwks: None,
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -151,6 +187,18 @@ impl TokenCodec for JwtCodec {
         if token.len() > 4096 {
             return None;
         }
+        let digest = VerifiedTokens::key(token);
+        if let Some(claims) = self.verified.get(&digest) {
+            return Some(claims);
+        }
+        let claims = self.verify_signature(token)?;
+        self.verified.put(digest, claims.clone());
+        Some(claims)
+    }
+}
+
+impl JwtCodec {
+    fn verify_signature(&self, token: &str) -> Option<Claims> {
         // The `kid` only picks among our own keys; the algorithm stays pinned by `validation`.
         let kid = jsonwebtoken::decode_header(token).ok()?.kid;
         let key = match kid {

@@ -158,7 +158,7 @@ impl Application {
         }
         bootstrap::run(&core, &settings).await?;
         let state = AppState {
-            core,
+            core: Arc::new(core),
             http: Arc::new(HttpSettings {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 jwks,

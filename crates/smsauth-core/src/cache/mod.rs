@@ -37,7 +37,7 @@ impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
             ttl: Duration::from_millis(500),
-            capacity: 100_000,
+            capacity: 20_000,
         }
     }
 }

@@ -44,7 +44,9 @@ pub struct HttpSettings {
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub core: Core,
+    /// Behind an `Arc`: the state is cloned for every request, and `Core` holds a dozen `Arc`s and
+    /// the settings.
+    pub core: Arc<Core>,
     pub http: Arc<HttpSettings>,
     /// What `/readyz` checks, in order.
     pub readiness: Arc<Vec<Arc<dyn health::Probe>>>,
