@@ -173,31 +173,37 @@ where
         let mut tx = self
             .write_tx(Some(&format!("otp:{action}:{}", new.receiver)))
             .await?;
-        // Dead codes for this key step aside so the partial unique index only sees live ones.
-        sqlx::query(
-            "UPDATE otp_records SET status = 'superseded', updated_at = $1
-             WHERE action = $2 AND receiver = $3
-               AND (status = 'exhausted' OR (status IN ('pending', 'sent') AND expires_at <= $1))",
-        )
-        .bind(now_ms)
-        .bind(action)
-        .bind(&new.receiver)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<DB>)?;
-        let live: Option<i64> = sqlx::query_scalar(
-            "SELECT expires_at FROM otp_records
-             WHERE action = $1 AND receiver = $2 AND status IN ('pending', 'sent')",
+        // The key's unfinished records in one read: usually there are none (a first send) or
+        // one live code. Dead ones (exhausted, or expired unused) step aside so the partial
+        // unique index only sees live ones; that second statement runs only when there are some.
+        let open: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, expires_at FROM otp_records
+             WHERE action = $1 AND receiver = $2 AND status IN ('pending', 'sent', 'exhausted')",
         )
         .bind(action)
         .bind(&new.receiver)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(map_err::<DB>)?;
-        if let Some(expires_at) = live {
+        let is_live =
+            |(status, expires_at): &(String, i64)| status != "exhausted" && *expires_at > now_ms;
+        if open.iter().any(|r| !is_live(r)) {
+            sqlx::query(
+                "UPDATE otp_records SET status = 'superseded', updated_at = $1
+                 WHERE action = $2 AND receiver = $3
+                   AND (status = 'exhausted' OR (status IN ('pending', 'sent') AND expires_at <= $1))",
+            )
+            .bind(now_ms)
+            .bind(action)
+            .bind(&new.receiver)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err::<DB>)?;
+        }
+        if let Some((_, expires_at)) = open.iter().find(|r| is_live(r)) {
             tx.commit().await.map_err(map_err::<DB>)?;
             return Ok(IssueOutcome::LiveCodeExists {
-                expires_at: from_ms(expires_at)?,
+                expires_at: from_ms(*expires_at)?,
             });
         }
         let (hour, day) = (Duration::hours(1), Duration::hours(24));

@@ -60,12 +60,18 @@ impl VerifiedTokens {
     }
 
     fn get(&self, key: &[u8; 32]) -> Option<Claims> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(key).cloned()
     }
 
     fn put(&self, key: [u8; 32], claims: Claims) {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= VERIFIED_CAPACITY {
             map.clear();
         }

@@ -92,6 +92,21 @@ where
         uuid: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        // Every sign-in of a known user links again; usually the link is already there, and a
+        // read (which takes no write lock) saves a write transaction. `(authenticator, uuid)`
+        // and `(authenticator, user_id)` are both unique, so a row naming this user and this
+        // uuid is the whole answer.
+        let holder: Option<i64> = sqlx::query_scalar(
+            "SELECT user_id FROM users_authenticators WHERE authenticator = $1 AND uuid = $2",
+        )
+        .bind(authenticator)
+        .bind(uuid)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err::<DB>)?;
+        if holder == Some(user_id) {
+            return Ok(());
+        }
         let mut tx = self.write_tx(None).await?;
         // Another user may hold this uuid for the authenticator (a phone moved between users);
         // the users.phone match is authoritative, so the stale link goes.
