@@ -147,6 +147,57 @@ where
     }
 }
 
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<String>: Value<DB>,
+{
+    /// The answers to a submission that need no write: the phone is blocked, or there is no
+    /// code to guess against (none, expired, or exhausted). One read, outside any write
+    /// transaction, so the submissions an attacker makes for phones without a live code never
+    /// queue behind real writers. Answering from a read is safe: a code issued or a block lifted
+    /// just after it orders this submission before that change. `None`: a live code exists, and
+    /// the write transaction decides.
+    async fn attempt_without_code(
+        &self,
+        action: &str,
+        receiver: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<AttemptOutcome>> {
+        let (blocked_until, expires_at, status): (Option<i64>, Option<i64>, Option<String>) =
+            sqlx::query_as(
+                "SELECT t.blocked_until, c.expires_at, c.status
+                 FROM (SELECT 1 AS one) k
+                 LEFT JOIN phone_throttle t ON t.action = $1 AND t.receiver = $2
+                 LEFT JOIN (SELECT expires_at, status FROM otp_records
+                            WHERE action = $1 AND receiver = $2
+                              AND status IN ('pending', 'sent', 'exhausted')
+                            ORDER BY created_at DESC LIMIT 1) c ON 1 = 1",
+            )
+            .bind(action)
+            .bind(receiver)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err::<DB>)?;
+        if let Some(until) = blocked_until.map(from_ms).transpose()?.filter(|u| *u > now) {
+            return Ok(Some(AttemptOutcome::Blocked { until }));
+        }
+        match (expires_at, status) {
+            (Some(e), Some(status)) if e > ms(now) => {
+                Ok((status == OtpStatus::Exhausted.as_str()).then_some(AttemptOutcome::Exhausted))
+            }
+            _ => Ok(Some(AttemptOutcome::NoLiveCode)),
+        }
+    }
+}
+
 #[async_trait]
 impl<DB> OtpStore for SqlStore<DB>
 where
@@ -297,6 +348,9 @@ where
     ) -> StoreResult<AttemptOutcome> {
         let now_ms = ms(now);
         let action = a.action.as_str();
+        if let Some(answer) = self.attempt_without_code(action, &a.receiver, now).await? {
+            return Ok(answer);
+        }
         let mut tx = self
             .write_tx(Some(&format!("otp:{action}:{}", a.receiver)))
             .await?;
