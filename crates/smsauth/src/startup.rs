@@ -107,6 +107,10 @@ pub async fn assemble(
         Some(r) => r.clone(),
         None => Arc::new(InMemoryRateCounter::default()),
     };
+    let uncached = smsauth_core::service::Uncached {
+        users: ports.users.clone(),
+        config: ports.config.clone(),
+    };
     let cached = smsauth_core::cache::wrap(
         ports.users,
         ports.config,
@@ -129,6 +133,7 @@ pub async fn assemble(
         settings: settings.core_settings()?,
         breakers: Arc::default(),
         telemetry,
+        uncached,
     };
     Ok(Assembled {
         core,

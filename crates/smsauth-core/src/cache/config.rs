@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Maps, read_through};
+use super::{ClearOnDrop, Maps, read_through};
 use crate::domain::authenticator::{Authenticator, AuthenticatorDraft};
 use crate::domain::token_policy::TokenPolicy;
 use crate::domain::verifier::{Verifier, VerifierDraft};
@@ -52,14 +52,13 @@ impl CachedConfig {
     }
 
     /// Runs a write, then forgets every cached configuration answer, whatever the outcome (a
-    /// failed write may still have committed before its connection broke).
+    /// failed or abandoned write may still have committed).
     async fn write<T>(
         &self,
         write: impl std::future::Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
-        let out = write.await;
-        self.maps.config.clear();
-        out
+        let _clear = ClearOnDrop(|| self.maps.config.clear());
+        write.await
     }
 }
 
@@ -191,6 +190,9 @@ impl ConfigStore for CachedConfig {
     }
 
     async fn set_token_policy(&self, policy: TokenPolicy, now: DateTime<Utc>) -> StoreResult<()> {
+        // A longer session lifetime would make sessions purged under the shorter one look
+        // current again to a cached token state.
+        let _clear = ClearOnDrop(|| self.maps.tokens.clear());
         self.write(self.inner.set_token_policy(policy, now)).await
     }
 }

@@ -114,25 +114,30 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The fresh entry for `key`, or the epoch to pass to [`TtlMap::insert`] after reading it.
-    pub fn get(&self, key: &K) -> Result<V, u64> {
+    /// The fresh entry for `key`, or the ticket to pass to [`TtlMap::insert`] after reading it.
+    pub fn get(&self, key: &K) -> Result<V, Ticket> {
         let inner = self.lock();
         match inner.entries.get(key) {
             Some((at, v)) if at.elapsed() < self.settings.ttl => Ok(v.clone()),
-            _ => Err(inner.epoch),
+            _ => Err(Ticket {
+                epoch: inner.epoch,
+                asked_at: Instant::now(),
+            }),
         }
     }
 
-    /// Stores `value` unless an invalidation happened since `epoch` was read.
-    pub fn insert(&self, epoch: u64, key: K, value: V) {
+    /// Stores `value` unless an invalidation happened since the ticket was taken. The entry's
+    /// age counts from before the store was asked, so nothing is trusted longer than the ttl
+    /// after the moment it could have been read.
+    pub fn insert(&self, ticket: Ticket, key: K, value: V) {
         let mut inner = self.lock();
-        if inner.epoch != epoch {
+        if inner.epoch != ticket.epoch {
             return;
         }
         if inner.entries.len() >= self.settings.capacity {
             inner.entries.clear();
         }
-        inner.entries.insert(key, (Instant::now(), value));
+        inner.entries.insert(key, (ticket.asked_at, value));
     }
 
     pub fn remove(&self, key: &K) {
@@ -148,6 +153,24 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
     }
 }
 
+/// What a miss hands to the reader: the epoch it saw and when it was about to ask the store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    epoch: u64,
+    asked_at: Instant,
+}
+
+/// Runs its closure when dropped: a wrapper creates one before it hands a write to the store,
+/// so the invalidation happens whether the write succeeds, fails, or its request is abandoned
+/// (a client that disconnects drops the handler's future, possibly after the write committed).
+pub(crate) struct ClearOnDrop<F: FnMut()>(pub F);
+
+impl<F: FnMut()> Drop for ClearOnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
 /// Reads `key` through `map`: the cached value, or `load`'s answer, stored when `keep` says so.
 pub(crate) async fn read_through<K, V, E, F>(map: &TtlMap<K, V>, key: K, load: F) -> Result<V, E>
 where
@@ -155,12 +178,12 @@ where
     V: Clone,
     F: std::future::Future<Output = Result<V, E>>,
 {
-    let epoch = match map.get(&key) {
+    let ticket = match map.get(&key) {
         Ok(hit) => return Ok(hit),
-        Err(epoch) => epoch,
+        Err(ticket) => ticket,
     };
     let value = load.await?;
-    map.insert(epoch, key, value.clone());
+    map.insert(ticket, key, value.clone());
     Ok(value)
 }
 
@@ -171,17 +194,17 @@ mod tests {
     #[test]
     fn an_answer_read_before_an_invalidation_is_not_stored() {
         let map: TtlMap<u8, u8> = TtlMap::new(CacheSettings::default());
-        let Err(epoch) = map.get(&1) else {
+        let Err(ticket) = map.get(&1) else {
             panic!("an empty map has no entry")
         };
         map.remove(&1);
-        map.insert(epoch, 1, 7);
+        map.insert(ticket, 1, 7);
         assert!(map.get(&1).is_err(), "the stale answer was kept");
-        let Err(epoch) = map.get(&1) else {
+        let Err(ticket) = map.get(&1) else {
             panic!("still empty")
         };
-        map.insert(epoch, 1, 8);
-        assert_eq!(map.get(&1), Ok(8));
+        map.insert(ticket, 1, 8);
+        assert_eq!(map.get(&1).ok(), Some(8));
     }
 
     #[test]
@@ -191,13 +214,13 @@ mod tests {
             capacity: 2,
         });
         for k in 0..3 {
-            let Err(epoch) = map.get(&k) else {
+            let Err(ticket) = map.get(&k) else {
                 panic!("empty")
             };
-            map.insert(epoch, k, k);
+            map.insert(ticket, k, k);
         }
         assert!(map.lock().entries.len() <= 2);
-        assert_eq!(map.get(&2), Ok(2));
+        assert_eq!(map.get(&2).ok(), Some(2));
         std::thread::sleep(Duration::from_millis(30));
         assert!(map.get(&2).is_err(), "an expired entry was answered");
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Maps;
+use super::{ClearOnDrop, Maps};
 use crate::ports::store::{Renewal, Session, SessionStore, StoreResult, TokenState};
 
 pub struct CachedSessions {
@@ -31,7 +31,8 @@ impl SessionStore for CachedSessions {
         purge_before: DateTime<Utc>,
     ) -> StoreResult<()> {
         // The purged sessions are older than the session lifetime, which the token check
-        // refuses before it looks at their state; the new token has no cached state yet.
+        // refuses before it looks at their state (a longer lifetime set later empties this
+        // cache: `CachedConfig::set_token_policy`); the new token has no cached state yet.
         self.inner.insert_session(session, purge_before).await
     }
 
@@ -42,19 +43,22 @@ impl SessionStore for CachedSessions {
         now: DateTime<Utc>,
         window_secs: i64,
     ) -> StoreResult<Renewal> {
+        // Until the answer says otherwise, assume the worst: a reuse ends the whole session,
+        // whose current token is not `old`, and an abandoned renewal may have committed.
+        let guard = ClearOnDrop(|| self.maps.tokens.clear());
         let out = self.inner.renew(old, fresh, now, window_secs).await;
-        match &out {
-            Ok(Renewal::Renewed { .. }) => self.maps.tokens.remove(&old),
-            // A reuse ends the whole session, whose current token is not `old`.
-            _ => self.maps.tokens.clear(),
+        if let Ok(Renewal::Renewed { .. }) = &out {
+            std::mem::forget(guard);
+            self.maps.tokens.remove(&old);
+        } else {
+            drop(guard);
         }
         out
     }
 
     async fn blacklist(&self, jti: Uuid, expires_at: DateTime<Utc>) -> StoreResult<()> {
-        let out = self.inner.blacklist(jti, expires_at).await;
-        self.maps.tokens.remove(&jti);
-        out
+        let _clear = ClearOnDrop(|| self.maps.tokens.remove(&jti));
+        self.inner.blacklist(jti, expires_at).await
     }
 
     async fn token_state(&self, jti: Uuid) -> StoreResult<TokenState> {
@@ -62,22 +66,21 @@ impl SessionStore for CachedSessions {
     }
 
     async fn end_session(&self, jti: Uuid) -> StoreResult<()> {
-        let out = self.inner.end_session(jti).await;
-        self.maps.tokens.remove(&jti);
-        out
+        let _clear = ClearOnDrop(|| self.maps.tokens.remove(&jti));
+        self.inner.end_session(jti).await
     }
 
     async fn end_user_sessions(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        let out = self.inner.end_user_sessions(user_id, now).await;
-        // The user's revocation time changed too.
-        self.maps.users.remove(&user_id);
-        self.maps.tokens.clear();
-        out
+        // The user's revocation time changes too.
+        let _clear = ClearOnDrop(|| {
+            self.maps.users.remove(&user_id);
+            self.maps.tokens.clear();
+        });
+        self.inner.end_user_sessions(user_id, now).await
     }
 
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()> {
-        let out = self.inner.purge(now).await;
-        self.maps.tokens.clear();
-        out
+        let _clear = ClearOnDrop(|| self.maps.tokens.clear());
+        self.inner.purge(now).await
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::Maps;
+use super::{ClearOnDrop, Maps};
 use crate::domain::user::{User, UserDraft};
 use crate::ports::store::{BoundVerifier, PageRequest, StoreResult, UserFilter, UserStore};
 
@@ -35,15 +35,15 @@ impl CachedUsers {
 #[async_trait]
 impl UserStore for CachedUsers {
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
-        let epoch = match self.maps.users.get(&id) {
+        let ticket = match self.maps.users.get(&id) {
             Ok(hit) => return Ok(Some(hit)),
-            Err(epoch) => epoch,
+            Err(ticket) => ticket,
         };
         // Only users that exist are kept: ids are handed out by the store, so an id that is
         // unknown now may belong to a user created a moment later.
         let user = self.inner.user(id).await?;
         if let Some(u) = &user {
-            self.maps.users.insert(epoch, id, u.clone());
+            self.maps.users.insert(ticket, id, u.clone());
         }
         Ok(user)
     }
@@ -71,9 +71,8 @@ impl UserStore for CachedUsers {
         uuid: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let out = self.inner.link(authenticator, user_id, uuid, now).await;
-        self.forget(user_id);
-        out
+        let _clear = ClearOnDrop(|| self.forget(user_id));
+        self.inner.link(authenticator, user_id, uuid, now).await
     }
 
     async fn sign_up_by_phone(
@@ -96,15 +95,13 @@ impl UserStore for CachedUsers {
         draft: UserDraft,
         now: DateTime<Utc>,
     ) -> StoreResult<User> {
-        let out = self.inner.update_user(id, draft, now).await;
-        self.forget_with_sessions(id);
-        out
+        let _clear = ClearOnDrop(|| self.forget_with_sessions(id));
+        self.inner.update_user(id, draft, now).await
     }
 
     async fn delete_user(&self, id: i64) -> StoreResult<()> {
-        let out = self.inner.delete_user(id).await;
-        self.forget_with_sessions(id);
-        out
+        let _clear = ClearOnDrop(|| self.forget_with_sessions(id));
+        self.inner.delete_user(id).await
     }
 
     async fn list_users(
@@ -116,9 +113,8 @@ impl UserStore for CachedUsers {
     }
 
     async fn set_password(&self, user_id: i64, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        let out = self.inner.set_password(user_id, hash, now).await;
-        self.forget_with_sessions(user_id);
-        out
+        let _clear = ClearOnDrop(|| self.forget_with_sessions(user_id));
+        self.inner.set_password(user_id, hash, now).await
     }
 
     async fn has_role_holder(&self, role: &str) -> StoreResult<bool> {
@@ -136,14 +132,12 @@ impl UserStore for CachedUsers {
         uuid: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let out = self.inner.bind_verifier(verifier, user_id, uuid, now).await;
-        self.forget(user_id);
-        out
+        let _clear = ClearOnDrop(|| self.forget(user_id));
+        self.inner.bind_verifier(verifier, user_id, uuid, now).await
     }
 
     async fn unbind_verifier(&self, verifier: &str, user_id: i64) -> StoreResult<()> {
-        let out = self.inner.unbind_verifier(verifier, user_id).await;
-        self.forget(user_id);
-        out
+        let _clear = ClearOnDrop(|| self.forget(user_id));
+        self.inner.unbind_verifier(verifier, user_id).await
     }
 }

@@ -137,7 +137,7 @@ impl Core {
             return Err(ServiceError::Forbidden);
         }
         if let Some(id) = target
-            && let Some(user) = self.users.user(id).await?
+            && let Some(user) = self.uncached.users.user(id).await?
             && user.is_root()
         {
             return Err(ServiceError::Forbidden);

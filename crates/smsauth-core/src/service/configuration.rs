@@ -142,6 +142,7 @@ impl Core {
     ) -> Result<Verifier, ServiceError> {
         require_root(actor)?;
         let existing = self
+            .uncached
             .config
             .verifier(name)
             .await?
@@ -184,7 +185,7 @@ impl Core {
         change: TokenPolicyChange,
     ) -> Result<TokenPolicy, ServiceError> {
         require_root(actor)?;
-        let current = self.config.token_policy().await?.to_config();
+        let current = self.uncached.config.token_policy().await?.to_config();
         let config = TokenPolicyConfig {
             token_expiration_time: change
                 .token_expiration_time

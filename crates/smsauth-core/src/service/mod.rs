@@ -82,6 +82,18 @@ pub struct Core {
     pub breakers: Arc<delivery::CircuitBreakers>,
     /// Where outcomes and timings are reported (the metrics).
     pub telemetry: Arc<dyn Telemetry>,
+    /// The same user and configuration ports without their caches (`crate::cache`).
+    pub uncached: Uncached,
+}
+
+/// Ports read past the caches, for the reads a write is built on: a change merged over a cached
+/// value that another instance has just replaced would write the old value back for good, and a
+/// guard on a user's roles must see a promotion made elsewhere. Where no cache is configured
+/// these are the same ports as [`Core`]'s.
+#[derive(Clone)]
+pub struct Uncached {
+    pub users: Arc<dyn UserStore>,
+    pub config: Arc<dyn ConfigStore>,
 }
 
 impl Core {
