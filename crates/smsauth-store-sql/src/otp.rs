@@ -145,20 +145,7 @@ where
         .map_err(map_err::<DB>)?;
         Ok(())
     }
-}
 
-impl<DB> SqlStore<DB>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    usize: ColumnIndex<DB::Row>,
-    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
-    i64: Value<DB>,
-    String: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<String>: Value<DB>,
-{
     /// The answers to a submission that need no write: the phone is blocked, or there is no
     /// code to guess against (none, expired, or exhausted). One read, outside any write
     /// transaction, so the submissions an attacker makes for phones without a live code never
