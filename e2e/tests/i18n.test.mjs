@@ -44,7 +44,18 @@ test('every key the page scripts use exists', () => {
     for (const m of js.matchAll(/\bt\('([a-zA-Z.]+)'/g)) used.add(m[1]);
     for (const m of js.matchAll(/'((?:admin|account|signin|nav|unit|code)\.[a-zA-Z.]+)'/g)) used.add(m[1]);
   }
-  for (const tab of ['authenticators', 'verifiers', 'policy', 'users']) used.add(`admin.tab.${tab}`);
+  for (const tab of [
+    'authenticators',
+    'verifiers',
+    'policy',
+    'users',
+    'smsPolicy',
+    'smsGuard',
+    'testNumbers',
+    'audit',
+  ]) {
+    used.add(`admin.tab.${tab}`);
+  }
   for (const unit of ['m', 'h', 'd']) used.add(`unit.${unit}`);
   const missing = [...used].filter((k) => !(k in EN));
   assert.deepEqual(missing, []);

@@ -19,9 +19,10 @@ return n
 ";
 
 pub struct RedisRateCounter {
-    conn: ConnectionManager,
-    prefix: String,
+    pub(crate) conn: ConnectionManager,
+    pub(crate) prefix: String,
     script: redis::Script,
+    pub(crate) send_script: redis::Script,
 }
 
 impl RedisRateCounter {
@@ -39,6 +40,7 @@ impl RedisRateCounter {
             conn,
             prefix: prefix.to_string(),
             script: redis::Script::new(SCRIPT),
+            send_script: redis::Script::new(crate::send_counters::SCRIPT),
         })
     }
 }

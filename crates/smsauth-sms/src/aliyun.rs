@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
+use smsauth_core::ports::sms::{Accepted, SendError, SmsMessage, SmsSender};
 
 use crate::common::{Endpoint, str_setting, timeout, transport_error};
 use crate::signing::{aliyun, sha256_hex};
@@ -51,7 +51,7 @@ pub fn outcome(code: &str) -> Result<(), SendError> {
 
 #[async_trait]
 impl SmsSender for AliyunSender {
-    async fn send(&self, m: &SmsMessage) -> Result<(), SendError> {
+    async fn send(&self, m: &SmsMessage) -> Result<Accepted, SendError> {
         let param = json!({ "code": m.code.expose() }).to_string();
         let query = aliyun::canonical_query(&[
             ("PhoneNumbers", m.to.digits()),
@@ -105,7 +105,13 @@ impl SmsSender for AliyunSender {
         })?;
         let code = body.get("Code").and_then(Value::as_str).unwrap_or("");
         tracing::debug!(to = %m.to, code, "aliyun answered");
-        outcome(code)
+        outcome(code)?;
+        Ok(Accepted {
+            message_id: body
+                .get("BizId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
     }
 }
 

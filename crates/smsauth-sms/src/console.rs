@@ -2,14 +2,14 @@
 //! place a code is ever logged, and start-up warns when a verifier uses it.
 
 use async_trait::async_trait;
-use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
+use smsauth_core::ports::sms::{Accepted, SendError, SmsMessage, SmsSender};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConsoleSender;
 
 #[async_trait]
 impl SmsSender for ConsoleSender {
-    async fn send(&self, m: &SmsMessage) -> Result<(), SendError> {
+    async fn send(&self, m: &SmsMessage) -> Result<Accepted, SendError> {
         tracing::warn!(
             target: "smsauth::console_sms",
             to = m.to.as_str(),
@@ -18,6 +18,6 @@ impl SmsSender for ConsoleSender {
             verifier = %m.verifier,
             "console SMS provider (development only): code issued"
         );
-        Ok(())
+        Ok(Accepted::default())
     }
 }

@@ -7,6 +7,7 @@
 mod aliyun;
 mod common;
 mod console;
+pub mod receipts;
 mod schema;
 pub mod signing;
 mod tencent;
@@ -17,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use smsauth_core::ports::sms::{SmsProviderFactory, SmsSender};
+use smsauth_core::ports::sms::{
+    ReceiptBatch, ReceiptError, ReceiptRequest, SmsProviderFactory, SmsSender,
+};
 
 pub use aliyun::AliyunSender;
 pub use common::Endpoint;
@@ -78,6 +81,7 @@ const PROVIDERS: &[ProviderType] = &[
             Field::new("sign", FieldKind::Text, true, false),
             Field::new("template", FieldKind::Text, true, false),
             Field::new("timeoutMs", FieldKind::Millis, false, false),
+            Field::new("receiptToken", FieldKind::Text, false, true),
         ],
     },
     ProviderType {
@@ -92,6 +96,7 @@ const PROVIDERS: &[ProviderType] = &[
             Field::new("SmsSdkAppId", FieldKind::Text, true, false),
             Field::new("TemplateId", FieldKind::Text, true, false),
             Field::new("timeoutMs", FieldKind::Millis, false, false),
+            Field::new("receiptToken", FieldKind::Text, false, true),
         ],
     },
     ProviderType {
@@ -103,6 +108,7 @@ const PROVIDERS: &[ProviderType] = &[
             Field::new("from", FieldKind::Text, false, false),
             Field::new("messagingServiceSid", FieldKind::Text, false, false),
             Field::new("baseUrl", FieldKind::Endpoint, false, false),
+            Field::new("statusCallbackUrl", FieldKind::Url, false, false),
             Field::new("timeoutMs", FieldKind::Millis, false, false),
             TEXT_FIELDS[0],
             TEXT_FIELDS[1],
@@ -173,5 +179,14 @@ impl SmsProviderFactory for ProviderRegistry {
             "twilio" => TwilioSender::from_settings(http, settings).map(|s| Arc::new(s) as _),
             _ => None,
         }
+    }
+
+    fn receipts(
+        &self,
+        name: &str,
+        settings: &Value,
+        request: &ReceiptRequest<'_>,
+    ) -> Result<ReceiptBatch, ReceiptError> {
+        receipts::parse(name, settings, request)
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
+use smsauth_core::ports::sms::{Accepted, SendError, SmsMessage, SmsSender};
 
 use crate::common::{Endpoint, str_setting, timeout, transport_error};
 use crate::signing::tencent;
@@ -69,7 +69,7 @@ fn interpret(body: &Value) -> Result<(), SendError> {
 
 #[async_trait]
 impl SmsSender for TencentSender {
-    async fn send(&self, m: &SmsMessage) -> Result<(), SendError> {
+    async fn send(&self, m: &SmsMessage) -> Result<Accepted, SendError> {
         let payload = json!({
             "PhoneNumberSet": [m.to.as_str()],
             "SmsSdkAppId": self.app_id,
@@ -117,6 +117,12 @@ impl SmsSender for TencentSender {
         })?;
         let result = interpret(&body);
         tracing::debug!(to = %m.to, ok = result.is_ok(), "tencent answered");
-        result
+        result?;
+        Ok(Accepted {
+            message_id: body
+                .pointer("/Response/SendStatusSet/0/SerialNo")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
+use smsauth_core::ports::sms::{Accepted, SendError, SmsMessage, SmsSender};
 
 use crate::common::{Endpoint, message_text, str_setting, timeout, transport_error};
 
@@ -19,6 +19,8 @@ pub struct TwilioSender {
     auth_token: SecretString,
     /// `("From", number)` or `("MessagingServiceSid", sid)`.
     sender: (&'static str, String),
+    /// `statusCallbackUrl`: where Twilio posts delivery receipts.
+    status_callback: Option<String>,
     timeout: Duration,
     settings: Value,
 }
@@ -39,6 +41,7 @@ impl TwilioSender {
             account_sid: str_setting(s, "accountSid")?.to_string(),
             auth_token: str_setting(s, "authToken")?.into(),
             sender,
+            status_callback: str_setting(s, "statusCallbackUrl").map(str::to_string),
             timeout: timeout(s),
             settings: s.clone(),
         })
@@ -57,17 +60,21 @@ pub fn outcome(status: u16, code: Option<i64>) -> SendError {
 
 #[async_trait]
 impl SmsSender for TwilioSender {
-    async fn send(&self, m: &SmsMessage) -> Result<(), SendError> {
+    async fn send(&self, m: &SmsMessage) -> Result<Accepted, SendError> {
         let url = self.endpoint.url(&format!(
             "/2010-04-01/Accounts/{}/Messages.json",
             self.account_sid
         ));
         let text = message_text(&self.settings, m);
-        let form = [
+        let mut form = vec![
             ("To", m.to.as_str()),
             (self.sender.0, self.sender.1.as_str()),
             ("Body", text.as_str()),
         ];
+        // Twilio posts the message's delivery receipts there (docs/providers.md).
+        if let Some(url) = &self.status_callback {
+            form.push(("StatusCallback", url.as_str()));
+        }
         let resp = self
             .http
             .post(url)
@@ -80,7 +87,12 @@ impl SmsSender for TwilioSender {
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             tracing::debug!(to = %m.to, status, "twilio accepted the message");
-            return Ok(());
+            let sid = resp
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|b| b.get("sid").and_then(Value::as_str).map(str::to_string));
+            return Ok(Accepted { message_id: sid });
         }
         let code = resp
             .json::<Value>()

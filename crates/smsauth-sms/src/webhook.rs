@@ -9,7 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use smsauth_core::ports::sms::{SendError, SmsMessage, SmsSender};
+use smsauth_core::ports::sms::{Accepted, SendError, SmsMessage, SmsSender};
 
 use crate::common::{str_setting, timeout};
 
@@ -65,7 +65,7 @@ impl WebhookSender {
 
 #[async_trait]
 impl SmsSender for WebhookSender {
-    async fn send(&self, m: &SmsMessage) -> Result<(), SendError> {
+    async fn send(&self, m: &SmsMessage) -> Result<Accepted, SendError> {
         let body = json!({
             "phone": m.to.as_str(),
             "code": m.code.expose(),
@@ -97,7 +97,15 @@ impl SmsSender for WebhookSender {
         let status = resp.status().as_u16();
         tracing::debug!(to = %m.to, status, "webhook answered");
         match status {
-            200..=299 => Ok(()),
+            // The receiver may name the message (`{"id": "..."}`) for its delivery receipts.
+            200..=299 => Ok(Accepted {
+                message_id: resp
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|b| b.get("id").and_then(Value::as_str).map(str::to_string))
+                    .filter(|id| !id.is_empty() && id.len() <= 128),
+            }),
             400 | 422 => Err(SendError::InvalidReceiver),
             429 => Err(SendError::RateLimited),
             500..=599 => Err(SendError::Transient(format!(

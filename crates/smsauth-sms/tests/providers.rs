@@ -203,7 +203,7 @@ async fn aliyun() -> (Fake, String) {
     let fake = Fake::default();
     fake.answer(
         200,
-        json!({"Code": "OK", "Message": "OK", "BizId": "1", "RequestId": "r"}),
+        json!({"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0", "RequestId": "r"}),
     );
     let url = serve(
         axum::Router::new()
@@ -222,7 +222,12 @@ fn aliyun_settings(url: &str, secret: &str) -> Value {
 async fn aliyun_sends_a_signed_request_with_digits_and_template_param() {
     let (fake, url) = aliyun().await;
     let s = sender("sms-aliyun", aliyun_settings(&url, SECRET));
-    s.send(&message(PHONE)).await.unwrap();
+    let accepted = s.send(&message(PHONE)).await.unwrap();
+    // BizId is what Aliyun's report push names the message by.
+    assert_eq!(
+        accepted.message_id.as_deref(),
+        Some("900619746936498440^0")
+    );
     let seen = fake.last();
     assert_eq!(seen["PhoneNumbers"], "8613800138000");
     assert_eq!(seen["SignName"], "短信签名");
@@ -330,7 +335,7 @@ async fn tencent_api(
 
 async fn tencent() -> (Fake, String) {
     let fake = Fake::default();
-    fake.answer(200, json!({"Response": {"SendStatusSet": [{"Code": "Ok", "PhoneNumber": PHONE}], "RequestId": "r"}}));
+    fake.answer(200, json!({"Response": {"SendStatusSet": [{"Code": "Ok", "PhoneNumber": PHONE, "SerialNo": "2019:5388846216446470581"}], "RequestId": "r"}}));
     let url = serve(
         axum::Router::new()
             .route("/", axum::routing::post(tencent_api))
@@ -353,7 +358,12 @@ fn status(code: &str) -> Value {
 async fn tencent_signs_with_the_port_in_host_and_sends_e164_and_the_code() {
     let (fake, url) = tencent().await;
     let s = sender("sms-tencent", tencent_settings(&url, SECRET));
-    s.send(&message(PHONE)).await.unwrap();
+    let accepted = s.send(&message(PHONE)).await.unwrap();
+    // SerialNo is the `sid` of Tencent's status callback.
+    assert_eq!(
+        accepted.message_id.as_deref(),
+        Some("2019:5388846216446470581")
+    );
     let seen = fake.last();
     assert_eq!(seen["PhoneNumberSet"], json!([PHONE]));
     assert_eq!(seen["TemplateParamSet"], json!(["428913"]));
@@ -458,9 +468,12 @@ fn twilio_settings(url: &str, token: &str) -> Value {
 async fn twilio_sends_the_localised_text_with_a_webotp_line() {
     let (fake, url) = twilio().await;
     let s = sender("twilio", twilio_settings(&url, SECRET));
-    s.send(&message(PHONE)).await.unwrap();
+    let accepted = s.send(&message(PHONE)).await.unwrap();
+    assert_eq!(accepted.message_id.as_deref(), Some("SM1"));
     let seen = fake.last();
     assert_eq!(seen["To"], PHONE);
+    // No callback URL configured: Twilio is not asked for receipts.
+    assert!(seen.get("StatusCallback").is_none());
     assert_eq!(seen["From"], "+15005550006");
     assert_eq!(
         seen["Body"],
@@ -482,6 +495,24 @@ async fn twilio_sends_the_localised_text_with_a_webotp_line() {
         seen["Body"],
         "Code: 428913 (2 min)\n\n@auth.example.com #428913"
     );
+}
+
+#[tokio::test]
+async fn twilio_asks_for_receipts_at_the_status_callback_url() {
+    let (fake, url) = twilio().await;
+    let mut settings = twilio_settings(&url, SECRET);
+    let callback = "https://auth.example.com/api/smsDelivery:report/twilio";
+    settings["statusCallbackUrl"] = json!(callback);
+    let accepted = sender("twilio", settings)
+        .send(&message(PHONE))
+        .await
+        .unwrap();
+    assert_eq!(accepted.message_id.as_deref(), Some("SM1"));
+    assert_eq!(fake.last()["StatusCallback"], callback);
+    // A 2xx without a sid is still a send, just one no receipt can be matched to.
+    fake.answer(201, json!({"status": "queued"}));
+    let s = sender("twilio", twilio_settings(&url, SECRET));
+    assert_eq!(s.send(&message(PHONE)).await.unwrap().message_id, None);
 }
 
 #[tokio::test]
@@ -525,6 +556,74 @@ async fn twilio_maps_every_documented_error() {
     ));
 }
 
+// ---------------------------------------------------------------- Webhook
+
+/// The receiver: checks the signature like a real one would, then answers `fake.answer`;
+/// a JSON string answer is sent as that raw (non-JSON) body.
+async fn webhook_api(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let expected = format!("sha256={}", hex::encode(hmac(SECRET.as_bytes(), &body)));
+    if header(&headers, "x-signature-256") != expected {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    fake.requests
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap());
+    let status = StatusCode::from_u16(*fake.status.lock().unwrap()).unwrap();
+    match fake.answer.lock().unwrap().clone() {
+        Value::String(raw) => (status, raw).into_response(),
+        Value::Null => status.into_response(),
+        json => (status, axum::Json(json)).into_response(),
+    }
+}
+
+#[tokio::test]
+async fn webhook_returns_the_receivers_id_when_it_gives_one() {
+    let fake = Fake::default();
+    let url = serve(
+        axum::Router::new()
+            .route("/sms", axum::routing::post(webhook_api))
+            .with_state(fake.clone()),
+    )
+    .await;
+    let s = sender(
+        "webhook",
+        json!({"url": format!("{url}/sms"), "secret": SECRET}),
+    );
+    fake.answer(200, json!({"id": "wh-42", "queued": true}));
+    let accepted = s.send(&message(PHONE)).await.unwrap();
+    assert_eq!(accepted.message_id.as_deref(), Some("wh-42"));
+    let seen = fake.last();
+    assert_eq!(seen["phone"], PHONE);
+    assert_eq!(seen["code"], "428913");
+    // No id, an empty one, a non-string one, a non-JSON body or no body: sent, without an id.
+    for answer in [
+        json!({}),
+        json!({"id": ""}),
+        json!({"id": 42}),
+        json!("OK"),
+        Value::Null,
+    ] {
+        fake.answer(200, answer.clone());
+        let accepted = s.send(&message(PHONE)).await.unwrap();
+        assert_eq!(accepted.message_id, None, "{answer}");
+    }
+    fake.answer(204, Value::Null);
+    assert_eq!(s.send(&message(PHONE)).await.unwrap().message_id, None);
+    fake.answer(422, json!({"id": "wh-43"}));
+    assert!(matches!(
+        s.send(&message(PHONE)).await,
+        Err(SendError::InvalidReceiver)
+    ));
+    // The console provider has no id to give.
+    let console = sender("console", json!({}));
+    assert_eq!(console.send(&message(PHONE)).await.unwrap().message_id, None);
+}
+
 #[test]
 fn settings_are_validated_against_each_schema() {
     let r = ProviderRegistry::new().unwrap();
@@ -549,5 +648,20 @@ fn settings_are_validated_against_each_schema() {
         ),
         Err("webOtpHost".into())
     );
-    assert_eq!(r.secret_fields("sms-tencent"), vec!["secretKey"]);
+    assert_eq!(
+        r.secret_fields("sms-tencent"),
+        vec!["secretKey", "receiptToken"]
+    );
+    assert_eq!(
+        r.secret_fields("sms-aliyun"),
+        vec!["accessKeySecret", "receiptToken"]
+    );
+    assert_eq!(r.secret_fields("twilio"), vec!["authToken"]);
+    assert_eq!(
+        r.validate(
+            "twilio",
+            &json!({"accountSid": "AC1", "authToken": "t", "from": "+1", "statusCallbackUrl": "not a url"})
+        ),
+        Err("statusCallbackUrl".into())
+    );
 }

@@ -13,7 +13,9 @@
 //! #3150), so each impl block states the bounds its statements need, and [`Value`] bundles the
 //! encode, decode and type bounds of a column type.
 
+mod audit;
 mod config;
+mod counters;
 pub mod dialect;
 mod otp;
 mod rows;
@@ -22,6 +24,8 @@ mod users;
 
 use std::sync::Arc;
 
+use smsauth_core::ports::audit::AuditStore;
+use smsauth_core::ports::counters::SendCounters;
 use smsauth_core::ports::otp_store::OtpStore;
 use smsauth_core::ports::store::{ConfigStore, SessionStore, StoreError, UserStore};
 use sqlx::pool::PoolOptions;
@@ -66,12 +70,15 @@ pub type SqliteStore = SqlStore<sqlx::Sqlite>;
 /// The store on PostgreSQL.
 pub type PgStore = SqlStore<sqlx::Postgres>;
 
-/// The four store ports of one backend, as the core takes them.
+/// The store ports of one backend, as the core takes them.
 pub struct Ports {
     pub users: Arc<dyn UserStore>,
     pub config: Arc<dyn ConfigStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub otps: Arc<dyn OtpStore>,
+    /// Send counters in the store, for deployments without Redis.
+    pub counters: Arc<dyn SendCounters>,
+    pub audit: Arc<dyn AuditStore>,
 }
 
 /// What is true of every stored database: the same ports, readiness and housekeeping, whichever
@@ -104,7 +111,8 @@ pub async fn open(
 impl<DB> Store for SqlStore<DB>
 where
     DB: Dialect,
-    SqlStore<DB>: UserStore + ConfigStore + SessionStore + OtpStore + 'static,
+    SqlStore<DB>:
+        UserStore + ConfigStore + SessionStore + OtpStore + SendCounters + AuditStore + 'static,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: Value<DB>,
@@ -115,7 +123,9 @@ where
             users: shared.clone(),
             config: shared.clone(),
             sessions: shared.clone(),
-            otps: shared,
+            otps: shared.clone(),
+            counters: shared.clone(),
+            audit: shared,
         }
     }
 

@@ -4,16 +4,16 @@
 //! so they are serialised against each other (on SQLite against every writer, on PostgreSQL
 //! across every instance): one live code per (action, receiver) and exactly one winner among
 //! concurrent correct submissions follow, with the partial unique index `otp_records_one_live`
-//! as a second line of defence. On PostgreSQL the IP and global counts are read under the
-//! phone's lock only: under exact concurrency from many phones they may overshoot by the
-//! number of racing requests, never by more.
+//! as a second line of defence. Send limits are not counted here but by `SendCounters`
+//! (`counters.rs`, or Redis), exactly and without scanning records.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use smsauth_core::domain::otp::OtpAction;
 use smsauth_core::domain::otp::{CodeHash, OtpStatus};
 use smsauth_core::ports::otp_store::{
-    Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, PhoneThrottle, SendLimit, SendLimits,
-    ThrottlePolicy,
+    Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, PhoneThrottle, ReceiptTarget,
+    SendOutcome, ThrottlePolicy,
 };
 use smsauth_core::ports::store::StoreResult;
 use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Type};
@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use crate::{Dialect, SqlStore, Value, from_ms, map_err, ms};
 
-/// Records are kept this long for the send limits' 24-hour window, then purged.
+/// Records are kept this long (a day's receipts and the records an operator may look at), then
+/// purged.
 const RETENTION_HOURS: i64 = 25;
 
 #[derive(FromRow)]
@@ -55,43 +56,28 @@ where
     Option<i64>: Value<DB>,
     Option<String>: Value<DB>,
 {
-    /// How many records match `clause` since `since`, and when the oldest of them was created.
-    pub(super) async fn count_since(
-        conn: &mut DB::Connection,
-        clause: &'static str,
-        arg: Option<&str>,
-        since: i64,
-    ) -> StoreResult<(i64, Option<i64>)> {
-        let sql = format!(
-            "SELECT COUNT(*), MIN(created_at) FROM otp_records WHERE {clause} AND created_at > $2"
-        );
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(arg.map(str::to_string))
-            .bind(since)
-            .fetch_one(conn)
-            .await
-            .map_err(map_err::<DB>)
-    }
-
-    /// Checks one limit; `Some(retry_after)` when it is reached.
-    pub(super) async fn limit_reached(
-        conn: &mut DB::Connection,
-        limit: u32,
-        window: Duration,
-        clause: &'static str,
-        arg: Option<&str>,
-        now: i64,
-    ) -> StoreResult<Option<i64>> {
-        if limit == 0 {
-            return Ok(None);
+    /// Runs a `DELETE … WHERE id IN (SELECT … LIMIT n)` until it deletes less than a batch,
+    /// pausing between batches: each one holds the (SQLite) writer only briefly, so requests
+    /// are served between them however much there is to purge.
+    pub(crate) async fn purge_in_batches(
+        &self,
+        sql: &'static str,
+        cutoff: i64,
+    ) -> StoreResult<u64> {
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(sql)
+                .bind(cutoff)
+                .execute(&self.writer)
+                .await
+                .map_err(map_err::<DB>)?;
+            let n = DB::rows_affected(&done);
+            total += n;
+            if n < 1000 {
+                return Ok(total);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        let window_ms = window.num_milliseconds();
-        let (count, oldest) = Self::count_since(conn, clause, arg, now - window_ms).await?;
-        if count < i64::from(limit) {
-            return Ok(None);
-        }
-        let free_at = oldest.unwrap_or(now) + window_ms;
-        Ok(Some(((free_at - now) / 1000).max(1)))
     }
 
     pub(super) async fn load_throttle(
@@ -200,12 +186,27 @@ where
     Option<i64>: Value<DB>,
     Option<String>: Value<DB>,
 {
-    async fn issue(
+    async fn live_code(
         &self,
-        new: NewOtp,
-        limits: SendLimits,
+        action: OtpAction,
+        receiver: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<IssueOutcome> {
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let expires: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(expires_at) FROM otp_records
+             WHERE action = $1 AND receiver = $2 AND status IN ('pending', 'sent')
+               AND expires_at > $3",
+        )
+        .bind(action.as_str())
+        .bind(receiver)
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err::<DB>)?;
+        expires.map(from_ms).transpose()
+    }
+
+    async fn issue(&self, new: NewOtp, now: DateTime<Utc>) -> StoreResult<IssueOutcome> {
         let now_ms = ms(now);
         let action = new.action.as_str();
         let mut tx = self
@@ -244,50 +245,6 @@ where
                 expires_at: from_ms(*expires_at)?,
             });
         }
-        let (hour, day) = (Duration::hours(1), Duration::hours(24));
-        let receiver = Some(new.receiver.as_str());
-        let ip = Some(new.client_ip.as_str());
-        let checks = [
-            (
-                SendLimit::PhoneHour,
-                limits.per_phone_hour,
-                hour,
-                "receiver = $1",
-                receiver,
-            ),
-            (
-                SendLimit::PhoneDay,
-                limits.per_phone_day,
-                day,
-                "receiver = $1",
-                receiver,
-            ),
-            (
-                SendLimit::IpHour,
-                limits.per_ip_hour,
-                hour,
-                "client_ip = $1",
-                ip,
-            ),
-            (
-                SendLimit::GlobalHour,
-                limits.global_hour,
-                hour,
-                "CAST($1 AS TEXT) IS NULL",
-                None,
-            ),
-        ];
-        for (which, limit, window, clause, arg) in checks {
-            if let Some(retry) =
-                Self::limit_reached(&mut tx, limit, window, clause, arg, now_ms).await?
-            {
-                tx.commit().await.map_err(map_err::<DB>)?;
-                return Ok(IssueOutcome::LimitReached {
-                    limit: which,
-                    retry_after_secs: retry,
-                });
-            }
-        }
         sqlx::query(
             "INSERT INTO otp_records (id, action, receiver, verifier_name, code_hash, status,
                  failed_attempts, expires_at, client_ip, created_at, updated_at)
@@ -309,22 +266,82 @@ where
         Ok(IssueOutcome::Created)
     }
 
-    async fn mark_delivery(&self, id: Uuid, sent: bool, now: DateTime<Utc>) -> StoreResult<()> {
-        let status = if sent {
-            OtpStatus::Sent
-        } else {
-            OtpStatus::SendFailed
+    async fn mark_delivery(
+        &self,
+        id: Uuid,
+        outcome: SendOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (status, via, message_id, delivery) = match outcome {
+            SendOutcome::Sent { via, message_id } => {
+                (OtpStatus::Sent, Some(via), message_id, "sent")
+            }
+            SendOutcome::Failed => (OtpStatus::SendFailed, None, None, "failed"),
+            SendOutcome::NotSent(why) => (OtpStatus::Sent, None, None, why),
         };
         sqlx::query(
-            "UPDATE otp_records SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'",
+            "UPDATE otp_records SET status = $1, sent_via = $2, message_id = $3,
+                 delivery_status = $4, updated_at = $5
+             WHERE id = $6 AND status = 'pending'",
         )
         .bind(status.as_str())
+        .bind(via)
+        .bind(message_id)
+        .bind(delivery)
         .bind(ms(now))
         .bind(id.to_string())
         .execute(&self.writer)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
+    }
+
+    async fn record_receipt(
+        &self,
+        via: &str,
+        message_id: &str,
+        delivered: bool,
+        error_code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ReceiptTarget>> {
+        let state = if delivered {
+            "delivered"
+        } else {
+            "undelivered"
+        };
+        // Only a record still marked `sent` moves: a final state is never overwritten by a late
+        // or repeated push, and `changed` tells the caller not to count it twice.
+        let moved: Option<String> = sqlx::query_scalar(
+            "UPDATE otp_records SET delivery_status = $1, delivery_error = $2, updated_at = $3
+             WHERE sent_via = $4 AND message_id = $5 AND delivery_status = 'sent'
+             RETURNING receiver",
+        )
+        .bind(state)
+        .bind(error_code.map(|e| e.chars().take(64).collect::<String>()))
+        .bind(ms(now))
+        .bind(via)
+        .bind(message_id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(map_err::<DB>)?;
+        if let Some(receiver) = moved {
+            return Ok(Some(ReceiptTarget {
+                receiver,
+                changed: true,
+            }));
+        }
+        let known: Option<String> = sqlx::query_scalar(
+            "SELECT receiver FROM otp_records WHERE sent_via = $1 AND message_id = $2 LIMIT 1",
+        )
+        .bind(via)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err::<DB>)?;
+        Ok(known.map(|receiver| ReceiptTarget {
+            receiver,
+            changed: false,
+        }))
     }
 
     async fn attempt(
@@ -448,8 +465,20 @@ where
 
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()> {
         let cutoff = ms(now - Duration::hours(RETENTION_HOURS));
-        sqlx::query("DELETE FROM otp_records WHERE created_at < $1")
-            .bind(cutoff)
+        self.purge_in_batches(
+            "DELETE FROM otp_records WHERE id IN
+                 (SELECT id FROM otp_records WHERE created_at < $1 LIMIT 1000)",
+            cutoff,
+        )
+        .await?;
+        self.purge_in_batches(
+            "DELETE FROM sms_counters WHERE (key, bucket) IN
+                 (SELECT key, bucket FROM sms_counters WHERE bucket < $1 LIMIT 1000)",
+            now.timestamp() - crate::counters::RETENTION_SECS,
+        )
+        .await?;
+        sqlx::query("DELETE FROM sms_blocks WHERE blocked_until < $1")
+            .bind(ms(now))
             .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;

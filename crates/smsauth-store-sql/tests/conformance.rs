@@ -104,7 +104,10 @@ on_both_backends!(
     users_round_trip,
     links_and_bound_verifiers,
     configuration_round_trip,
-    codes_limits_and_throttle,
+    codes_and_throttle,
+    receipts_move_a_sent_record_once,
+    counters_are_exact,
+    sms_configuration_and_audit_round_trip,
     throttle_counts_first_and_resets,
     sessions_renew_reuse_and_revoke,
 );

@@ -10,11 +10,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use smsauth_core::domain::authenticator::{AuthType, AuthenticatorDraft};
 use smsauth_core::domain::otp::{CodeHasher, OtpAction, OtpCode};
+use smsauth_core::domain::sms_policy::SmsPolicy;
+use smsauth_core::domain::test_number::TestNumberDraft;
 use smsauth_core::domain::token_policy::TokenPolicy;
 use smsauth_core::domain::user::UserDraft;
 use smsauth_core::domain::verifier::VerifierDraft;
+use smsauth_core::ports::audit::{AuditEvent, AuditFilter, AuditStore};
+use smsauth_core::ports::counters::{Count, Counted, SendCounters};
 use smsauth_core::ports::otp_store::{
-    Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, SendLimit, SendLimits, ThrottlePolicy,
+    Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, ReceiptTarget, SendOutcome,
+    ThrottlePolicy,
 };
 use smsauth_core::ports::store::{
     ConfigStore, Conflict, PageRequest, Renewal, Session, SessionStore, StoreError, UserFilter,
@@ -23,16 +28,23 @@ use smsauth_core::ports::store::{
 use uuid::Uuid;
 
 /// What a store must implement to be held to these stories.
-pub trait Store: UserStore + ConfigStore + SessionStore + OtpStore + 'static {}
-impl<T: UserStore + ConfigStore + SessionStore + OtpStore + 'static> Store for T {}
+pub trait Store:
+    UserStore + ConfigStore + SessionStore + OtpStore + SendCounters + AuditStore + 'static
+{
+}
+impl<T> Store for T where
+    T: UserStore + ConfigStore + SessionStore + OtpStore + SendCounters + AuditStore + 'static
+{
+}
 
 const PHONE: &str = "+8613800138000";
-const NO_LIMITS: SendLimits = SendLimits {
-    per_phone_hour: 0,
-    per_phone_day: 0,
-    per_ip_hour: 0,
-    global_hour: 0,
-};
+
+fn sent(message_id: &str) -> SendOutcome {
+    SendOutcome::Sent {
+        via: "v".into(),
+        message_id: Some(message_id.into()),
+    }
+}
 
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -94,9 +106,9 @@ pub async fn concurrent_issues_and_attempts_have_one_winner<S: Store>(store: Arc
             };
             tokio::spawn(async move {
                 let id = otp.id;
-                let out = s.issue(otp, NO_LIMITS, now()).await.unwrap();
+                let out = s.issue(otp, now()).await.unwrap();
                 if out == IssueOutcome::Created {
-                    s.mark_delivery(id, true, now()).await.unwrap();
+                    s.mark_delivery(id, sent("m-1"), now()).await.unwrap();
                 }
                 out
             })
@@ -478,29 +490,26 @@ fn attempt(hasher: &CodeHasher, receiver: &str, code: &str) -> Attempt {
     }
 }
 
-/// Codes: one live code per phone, send limits counted from stored codes, a `pending` code
-/// verifies (the send may have been lost in a crash), wrong codes exhaust a code and then delay
-/// the phone, an expired code is not guessed against.
-pub async fn codes_limits_and_throttle<S: Store>(store: Arc<S>) {
+/// Codes: one live code per phone, a `pending` code verifies (the send may have been lost in a
+/// crash), wrong codes exhaust a code and then delay the phone, an expired code is not guessed
+/// against, purged codes are gone.
+pub async fn codes_and_throttle<S: Store>(store: Arc<S>) {
     let hasher = CodeHasher::new(vec![2; 32]);
     let code = OtpCode::parse("246810").unwrap();
-    let limits = SendLimits {
-        per_phone_hour: 2,
-        per_phone_day: 0,
-        per_ip_hour: 0,
-        global_hour: 0,
-    };
     let first = new_otp(&hasher, PHONE, &code, "198.51.100.1");
     assert_eq!(
-        store.issue(first, limits, now()).await.unwrap(),
+        store.issue(first, now()).await.unwrap(),
         IssueOutcome::Created
     );
+    assert_eq!(
+        store
+            .live_code(OtpAction::SignIn, PHONE, now())
+            .await
+            .unwrap(),
+        Some(now() + Duration::seconds(120))
+    );
     match store
-        .issue(
-            new_otp(&hasher, PHONE, &code, "198.51.100.1"),
-            limits,
-            now(),
-        )
+        .issue(new_otp(&hasher, PHONE, &code, "198.51.100.1"), now())
         .await
         .unwrap()
     {
@@ -526,13 +535,20 @@ pub async fn codes_limits_and_throttle<S: Store>(store: Arc<S>) {
         AttemptOutcome::NoLiveCode,
         "a used code never succeeds again"
     );
+    assert_eq!(
+        store
+            .live_code(OtpAction::SignIn, PHONE, now())
+            .await
+            .unwrap(),
+        None
+    );
     let second = new_otp(&hasher, PHONE, &code, "198.51.100.1");
     let id = second.id;
     assert_eq!(
-        store.issue(second, limits, now()).await.unwrap(),
+        store.issue(second, now()).await.unwrap(),
         IssueOutcome::Created
     );
-    store.mark_delivery(id, true, now()).await.unwrap();
+    store.mark_delivery(id, sent("m-2"), now()).await.unwrap();
     for _ in 0..5 {
         assert_eq!(
             store
@@ -559,33 +575,11 @@ pub async fn codes_limits_and_throttle<S: Store>(store: Arc<S>) {
             .unwrap(),
         AttemptOutcome::Exhausted
     );
-    // The hourly limit counts both codes of this phone; another phone is free.
-    match store
-        .issue(
-            new_otp(&hasher, PHONE, &code, "198.51.100.1"),
-            limits,
-            later,
-        )
-        .await
-        .unwrap()
-    {
-        IssueOutcome::LimitReached {
-            limit,
-            retry_after_secs,
-        } => {
-            assert_eq!(limit, SendLimit::PhoneHour);
-            assert!((1..=3600).contains(&retry_after_secs), "{retry_after_secs}");
-        }
-        other => panic!("expected the phone limit: {other:?}"),
-    }
+    // An exhausted code is not live: a new one may be issued.
     let elsewhere = "+8613900139000";
     assert_eq!(
         store
-            .issue(
-                new_otp(&hasher, elsewhere, &code, "198.51.100.1"),
-                limits,
-                later
-            )
+            .issue(new_otp(&hasher, elsewhere, &code, "198.51.100.1"), later)
             .await
             .unwrap(),
         IssueOutcome::Created
@@ -599,21 +593,312 @@ pub async fn codes_limits_and_throttle<S: Store>(store: Arc<S>) {
             .unwrap(),
         AttemptOutcome::NoLiveCode
     );
+    assert_eq!(
+        store
+            .record_receipt("v", "m-2", true, None, expired)
+            .await
+            .unwrap()
+            .map(|t| t.receiver),
+        Some(PHONE.to_string())
+    );
     OtpStore::purge(&*store, expired + Duration::hours(26))
         .await
         .unwrap();
     assert_eq!(
         store
-            .issue(
-                new_otp(&hasher, PHONE, &code, "198.51.100.1"),
-                limits,
-                expired + Duration::hours(26)
-            )
+            .record_receipt("v", "m-2", true, None, expired)
             .await
             .unwrap(),
-        IssueOutcome::Created,
-        "purged codes no longer count"
+        None,
+        "purged codes are gone"
     );
+}
+
+/// Delivery receipts move a sent record once, only for the verifier that sent it.
+pub async fn receipts_move_a_sent_record_once<S: Store>(store: Arc<S>) {
+    let hasher = CodeHasher::new(vec![4; 32]);
+    let code = OtpCode::parse("135790").unwrap();
+    let otp = new_otp(&hasher, PHONE, &code, "198.51.100.4");
+    let id = otp.id;
+    store.issue(otp, now()).await.unwrap();
+    store.mark_delivery(id, sent("SM123"), now()).await.unwrap();
+    assert_eq!(
+        store
+            .record_receipt("other", "SM123", true, None, now())
+            .await
+            .unwrap(),
+        None,
+        "another verifier's receipt cannot touch this record"
+    );
+    assert_eq!(
+        store
+            .record_receipt("v", "SM999", true, None, now())
+            .await
+            .unwrap(),
+        None
+    );
+    let first = store
+        .record_receipt("v", "SM123", false, Some("30003"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Some(ReceiptTarget {
+            receiver: PHONE.into(),
+            changed: true
+        })
+    );
+    let again = store
+        .record_receipt("v", "SM123", true, None, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Some(ReceiptTarget {
+            receiver: PHONE.into(),
+            changed: false
+        }),
+        "a final state is never overwritten"
+    );
+    // A code that was never sent (a test number) takes no receipt.
+    let otp = new_otp(&hasher, "+8613900139000", &code, "198.51.100.4");
+    let id = otp.id;
+    store.issue(otp, now()).await.unwrap();
+    store
+        .mark_delivery(id, SendOutcome::NotSent("test"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .live_code(OtpAction::SignIn, "+8613900139000", now())
+            .await
+            .unwrap(),
+        Some(now() + Duration::seconds(120)),
+        "a code not sent on purpose still stands"
+    );
+}
+
+/// Counters: a limit of N admits N events per window under any concurrency, refuses with the
+/// time until a slot frees, gives back, totals and resets, and purges old buckets.
+pub async fn counters_are_exact<S: Store>(store: Arc<S>) {
+    let limit = Count::new(Counted::GlobalHour, "global-h", 3600, 10);
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let s = store.clone();
+            let c = limit.clone();
+            tokio::spawn(async move { s.take(&[c], now()).await.unwrap().is_none() })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 10, "exactly the limit is admitted");
+    let full = store
+        .take(std::slice::from_ref(&limit), now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(full.what, Counted::GlobalHour);
+    // Every event is in the bucket of `now`; it leaves the window a bucket and a window later.
+    let bucket = limit.bucket_at(now());
+    assert_eq!(
+        full.retry_after_secs,
+        bucket + 300 + 3600 - now().timestamp()
+    );
+    assert_eq!(
+        store
+            .peek(std::slice::from_ref(&limit), now())
+            .await
+            .unwrap(),
+        Some(full)
+    );
+    // All or nothing: a full counter refuses the request and counts nothing on the others.
+    let other = Count::new(Counted::PhoneHour, "phone-h:+1", 3600, 5);
+    assert!(
+        store
+            .take(&[other.clone(), limit.clone()], now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .totals(std::slice::from_ref(&other), now())
+            .await
+            .unwrap(),
+        vec![0]
+    );
+    store
+        .give_back(std::slice::from_ref(&limit), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .totals(std::slice::from_ref(&limit), now())
+            .await
+            .unwrap(),
+        vec![9]
+    );
+    assert!(
+        store
+            .take(std::slice::from_ref(&limit), now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let later = now() + Duration::seconds(3600 + 300);
+    assert!(
+        store
+            .peek(std::slice::from_ref(&limit), later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Unlimited counters count.
+    let tally = Count::new(Counted::Tally, "tally", 3600, 0);
+    for _ in 0..3 {
+        assert!(
+            store
+                .take(std::slice::from_ref(&tally), now())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert_eq!(
+        store
+            .totals(std::slice::from_ref(&tally), now())
+            .await
+            .unwrap(),
+        vec![3]
+    );
+    store.reset(&["tally".to_string()]).await.unwrap();
+    assert_eq!(store.totals(&[tally], now()).await.unwrap(), vec![0]);
+    OtpStore::purge(&*store, now() + Duration::hours(30))
+        .await
+        .unwrap();
+    assert_eq!(store.totals(&[limit], now()).await.unwrap(), vec![0]);
+}
+
+/// The SMS policy, test numbers and the audit log round-trip.
+pub async fn sms_configuration_and_audit_round_trip<S: Store>(store: Arc<S>) {
+    assert_eq!(store.sms_policy().await.unwrap(), None);
+    let policy = SmsPolicy {
+        denied_countries: vec!["RU".into()],
+        ..SmsPolicy::default()
+    };
+    store.set_sms_policy(&policy, now()).await.unwrap();
+    assert_eq!(store.sms_policy().await.unwrap(), Some(policy));
+
+    let draft = TestNumberDraft::new("+1555010*", "246810", now(), Some("review".into())).unwrap();
+    let t = store
+        .create_test_number(draft.clone(), now())
+        .await
+        .unwrap();
+    assert_eq!(t.phone, "+1555010*");
+    match store.create_test_number(draft, now()).await {
+        Err(StoreError::Conflict(Conflict::Duplicate("phone"))) => {}
+        other => panic!("expected a duplicate phone: {other:?}"),
+    }
+    let changed = TestNumberDraft::new("+15550100", "135790", now(), None).unwrap();
+    let t2 = store
+        .update_test_number(t.id, changed, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (t2.phone.as_str(), t2.code.as_str()),
+        ("+15550100", "135790")
+    );
+    assert_eq!(store.test_numbers().await.unwrap(), vec![t2.clone()]);
+    store.delete_test_number(t2.id).await.unwrap();
+    assert!(matches!(
+        store.delete_test_number(t2.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let event = |kind: &str, minutes: i64, user: Option<i64>, key: Option<[u8; 32]>| AuditEvent {
+        time: now() + Duration::minutes(minutes),
+        kind: kind.into(),
+        ip: Some("198.51.100.7".into()),
+        user_id: user,
+        phone_masked: key.map(|_| "+86*******8000".into()),
+        phone_key: key,
+        authenticator: None,
+        verifier: Some("sms".into()),
+        detail: serde_json::json!({"reason": "country"}),
+    };
+    store
+        .append(&[
+            event("sms.sent", 0, None, Some([1; 32])),
+            event("sms.blocked", 1, None, Some([2; 32])),
+            event("signIn.success", 2, Some(7), Some([1; 32])),
+            event("sms_x", 3, None, None),
+        ])
+        .await
+        .unwrap();
+    let page = PageRequest {
+        page: 1,
+        page_size: 10,
+    };
+    let list = |f: AuditFilter| {
+        let s = store.clone();
+        async move { s.list(&f, page).await.unwrap() }
+    };
+    let (all, count) = list(AuditFilter::default()).await;
+    assert_eq!(count, 4);
+    assert_eq!(all[0].event.kind, "sms_x", "newest first");
+    assert_eq!(all[3].event, event("sms.sent", 0, None, Some([1; 32])));
+    let (sms, _) = list(AuditFilter {
+        kind_prefix: Some("sms.".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        sms.len(),
+        2,
+        "the prefix is not a pattern: `_` and `.` are literal"
+    );
+    let (by_phone, _) = list(AuditFilter {
+        phone_key: Some([1; 32]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_phone.len(), 2);
+    let (by_user, _) = list(AuditFilter {
+        user_id: Some(7),
+        since: Some(now() + Duration::minutes(2)),
+        until: Some(now() + Duration::minutes(2)),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_user.len(), 1);
+    let (second_page, count) = store
+        .list(
+            &AuditFilter::default(),
+            PageRequest {
+                page: 2,
+                page_size: 3,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((second_page.len(), count), (1, 4));
+    assert_eq!(
+        AuditStore::purge(&*store, now() + Duration::minutes(2), 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        AuditStore::purge(&*store, now() + Duration::minutes(2), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(list(AuditFilter::default()).await.1, 2);
 }
 
 /// The failure throttle counts before the attempt is evaluated and resets on success.

@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use smsauth_core::domain::phone::Region;
+use smsauth_core::domain::sms_policy::SmsPolicy;
 use smsauth_core::ports::otp_store::SendLimits;
 use smsauth_core::service::CoreSettings;
 use smsauth_core::service::delivery::DeliverySettings;
@@ -41,6 +42,14 @@ pub struct Settings {
     pub providers: ProviderSettings,
     pub http: HttpLimitSettings,
     pub cache: CacheSettings,
+    /// `[sms_policy]`: the SMS policy until an administrator saves one (SPEC §15.1), in the
+    /// wire form's fields (`send_without_account` or `sendWithoutAccount` alike).
+    pub sms_policy: serde_json::Value,
+    pub audit: AuditSettings,
+    /// `SMSAUTH_PUBLIC_URL`: the address clients and providers reach this server at
+    /// (`https://auth.example.com`); receipts are authenticated against it. Default
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
     /// Set by `serve --dev`.
     #[serde(skip)]
     pub dev: bool,
@@ -198,9 +207,81 @@ impl Default for Settings {
             providers: ProviderSettings::default(),
             http: HttpLimitSettings::default(),
             cache: CacheSettings::default(),
+            sms_policy: default_policy_settings(),
+            audit: AuditSettings::default(),
+            public_url: None,
             dev: false,
             init_root: InitRoot::default(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Days an audit event is kept (SPEC §15.5).
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings { retention_days: 90 }
+    }
+}
+
+/// The default SMS policy in the settings' own spelling (`send_without_account`), so that every
+/// policy field is a known setting (`config check`, the example file).
+fn default_policy_settings() -> serde_json::Value {
+    fn snake(v: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let mut out = String::with_capacity(k.len() + 4);
+                        for c in k.chars() {
+                            if c.is_ascii_uppercase() {
+                                out.push('_');
+                                out.push(c.to_ascii_lowercase());
+                            } else {
+                                out.push(c);
+                            }
+                        }
+                        (out, snake(v))
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    snake(serde_json::to_value(SmsPolicy::default()).unwrap_or_else(|_| serde_json::json!({})))
+}
+
+/// `send_without_account` → `sendWithoutAccount`, in every object key of the policy: the
+/// environment gives lower-case keys, the wire form is camelCase.
+fn camel_keys(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut out = String::with_capacity(k.len());
+                    let mut upper = false;
+                    for c in k.chars() {
+                        if c == '_' {
+                            upper = true;
+                        } else if upper {
+                            out.extend(c.to_uppercase());
+                            upper = false;
+                        } else {
+                            out.push(c);
+                        }
+                    }
+                    (out, camel_keys(v))
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -337,6 +418,7 @@ impl Settings {
 
     /// Refuses settings that would make the server unsafe or unusable, with the reason.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.initial_sms_policy()?;
         if !(6..=10).contains(&self.otp.code_length) {
             bail!("otp.code_length must be between 6 and 10");
         }
@@ -408,6 +490,24 @@ impl Settings {
         }
     }
 
+    /// `[sms_policy]` over the defaults; `limits.allowed_countries` is the allow-list when the
+    /// policy names none (it predates the policy).
+    pub fn initial_sms_policy(&self) -> anyhow::Result<SmsPolicy> {
+        let mut value = camel_keys(self.sms_policy.clone());
+        if !value.is_object() {
+            bail!("sms_policy must be a table");
+        }
+        let no_allow_list = value
+            .get("allowedCountries")
+            .and_then(|v| v.as_array())
+            .is_none_or(|a| a.is_empty());
+        if no_allow_list && !self.limits.allowed_countries.is_empty() {
+            value["allowedCountries"] = serde_json::json!(self.limits.allowed_countries);
+        }
+        SmsPolicy::from_json(value)
+            .map_err(|e| anyhow::anyhow!("sms_policy.{}: invalid value", e.0))
+    }
+
     pub fn core_settings(&self) -> anyhow::Result<CoreSettings> {
         let l = &self.limits;
         Ok(CoreSettings {
@@ -421,11 +521,8 @@ impl Settings {
                 global_hour: l.global_send_hour,
             },
             verify_per_ip_5min: l.verify_per_ip_5min,
-            allowed_regions: l
-                .allowed_countries
-                .iter()
-                .map(|c| c.to_ascii_uppercase())
-                .collect(),
+            sms_policy: self.initial_sms_policy()?,
+            audit_retention_days: i64::from(self.audit.retention_days.max(1)),
             delivery: DeliverySettings {
                 breaker_failures: self.providers.breaker_failures.max(1),
                 breaker_open_secs: self.providers.breaker_open_secs.max(1),

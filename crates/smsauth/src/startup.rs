@@ -11,9 +11,11 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use smsauth_core::domain::otp::CodeHasher;
 use smsauth_core::ports::clock::Clock;
+use smsauth_core::ports::counters::SendCounters;
 use smsauth_core::ports::limits::{InMemoryRateCounter, RateCounter};
 use smsauth_core::ports::telemetry::Telemetry;
 use smsauth_core::service::Core;
+use smsauth_core::service::audit::AuditSink;
 use smsauth_sms::ProviderRegistry;
 use smsauth_store_sql::Store;
 use tokio::net::TcpListener;
@@ -37,6 +39,7 @@ pub struct Application {
     /// `http.shutdown_delay_secs`: how long `/readyz` says 503 before the listener closes.
     shutdown_delay: Duration,
     store: Arc<dyn Store>,
+    core: Arc<Core>,
     clock: Arc<dyn Clock>,
     conn_limits: ConnLimits,
 }
@@ -107,6 +110,10 @@ pub async fn assemble(
         Some(r) => r.clone(),
         None => Arc::new(InMemoryRateCounter::default()),
     };
+    let send_counters: Arc<dyn SendCounters> = match &redis {
+        Some(r) => r.clone(),
+        None => ports.counters.clone(),
+    };
     let uncached = smsauth_core::service::Uncached {
         users: ports.users.clone(),
         config: ports.config.clone(),
@@ -127,6 +134,10 @@ pub async fn assemble(
         otps: ports.otps,
         providers: Arc::new(ProviderRegistry::new()?),
         counters,
+        send_counters,
+        audit: AuditSink::start(ports.audit.clone()),
+        audit_store: ports.audit,
+        provider_latency: Arc::default(),
         tokens: codec,
         clock,
         hasher: CodeHasher::new(hmac_key),
@@ -162,11 +173,19 @@ impl Application {
             probes.push(Arc::new(RedisProbe(r.clone())));
         }
         bootstrap::run(&core, &settings).await?;
+        let core = Arc::new(core);
         let state = AppState {
-            core: Arc::new(core),
+            core: core.clone(),
             http: Arc::new(HttpSettings {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 jwks,
+                public_url: settings
+                    .public_url
+                    .clone()
+                    .filter(|u| !u.trim().is_empty())
+                    .unwrap_or_else(|| format!("http://{}", settings.listen))
+                    .trim_end_matches('/')
+                    .to_string(),
             }),
             readiness: Arc::new(probes),
             draining: draining.clone(),
@@ -196,6 +215,7 @@ impl Application {
             draining,
             shutdown_delay: Duration::from_secs(settings.http.shutdown_delay_secs),
             store,
+            core,
             clock,
             conn_limits,
         })
@@ -221,7 +241,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let purge = tokio::spawn(purge_loop(self.store.clone(), self.clock.clone()));
+        let purge = tokio::spawn(purge_loop(
+            self.store.clone(),
+            self.core.clone(),
+            self.clock.clone(),
+        ));
         tracing::info!(addr = %self.listener.local_addr()?, "smsauth listening");
         // On the signal, readiness fails first and requests are still served for the delay,
         // so a load balancer that only polls `/readyz` moves traffic away before the listener
@@ -240,18 +264,23 @@ impl Application {
         };
         let served = serve::run(self.listener, self.router, self.conn_limits, shutdown).await;
         purge.abort();
+        self.core.audit.flush().await;
         self.store.close().await;
         Ok(served?)
     }
 }
 
-/// Deletes OTP records, throttles, blacklist entries and renewal markers that no rule can
-/// consult any more, every ten minutes.
-async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+/// Deletes OTP records, counters, throttles, blacklist entries and renewal markers that no rule
+/// can consult any more, and audit events past their retention, every ten minutes, in small
+/// batches.
+async fn purge_loop(store: Arc<dyn Store>, core: Arc<Core>, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
         store.purge(clock.now()).await;
+        if let Err(e) = core.purge_audit().await {
+            tracing::warn!(error = %e, "purging the audit log failed");
+        }
     }
 }
 

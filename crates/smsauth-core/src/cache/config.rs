@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::{ClearOnDrop, Maps, read_through};
 use crate::domain::authenticator::{Authenticator, AuthenticatorDraft};
+use crate::domain::sms_policy::SmsPolicy;
+use crate::domain::test_number::{TestNumber, TestNumberDraft};
 use crate::domain::token_policy::TokenPolicy;
 use crate::domain::verifier::{Verifier, VerifierDraft};
 use crate::ports::store::{ConfigStore, StoreError, StoreResult};
@@ -23,6 +25,8 @@ pub(crate) enum Key {
     Verifier(String),
     DefaultSmsVerifier,
     TokenPolicy,
+    SmsPolicy,
+    TestNumbers,
 }
 
 #[derive(Clone)]
@@ -32,6 +36,8 @@ pub(crate) enum Value {
     Verifiers(Vec<Verifier>),
     Verifier(Option<Verifier>),
     TokenPolicy(TokenPolicy),
+    SmsPolicy(Option<SmsPolicy>),
+    TestNumbers(Vec<TestNumber>),
 }
 
 pub struct CachedConfig {
@@ -194,5 +200,47 @@ impl ConfigStore for CachedConfig {
         // current again to a cached token state.
         let _clear = ClearOnDrop(|| self.maps.tokens.clear());
         self.write(self.inner.set_token_policy(policy, now)).await
+    }
+
+    async fn sms_policy(&self) -> StoreResult<Option<SmsPolicy>> {
+        let load = async { self.inner.sms_policy().await.map(Value::SmsPolicy) };
+        match self.read(Key::SmsPolicy, load).await? {
+            Value::SmsPolicy(v) => Ok(v),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn set_sms_policy(&self, policy: &SmsPolicy, now: DateTime<Utc>) -> StoreResult<()> {
+        self.write(self.inner.set_sms_policy(policy, now)).await
+    }
+
+    async fn test_numbers(&self) -> StoreResult<Vec<TestNumber>> {
+        let load = async { self.inner.test_numbers().await.map(Value::TestNumbers) };
+        match self.read(Key::TestNumbers, load).await? {
+            Value::TestNumbers(v) => Ok(v),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn create_test_number(
+        &self,
+        draft: TestNumberDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TestNumber> {
+        self.write(self.inner.create_test_number(draft, now)).await
+    }
+
+    async fn update_test_number(
+        &self,
+        id: i64,
+        draft: TestNumberDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TestNumber> {
+        self.write(self.inner.update_test_number(id, draft, now))
+            .await
+    }
+
+    async fn delete_test_number(&self, id: i64) -> StoreResult<()> {
+        self.write(self.inner.delete_test_number(id)).await
     }
 }

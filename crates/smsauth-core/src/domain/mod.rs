@@ -5,6 +5,8 @@ pub mod duration;
 pub mod otp;
 pub mod password;
 pub mod phone;
+pub mod sms_policy;
+pub mod test_number;
 pub mod token_policy;
 pub mod user;
 pub mod verifier;

@@ -120,6 +120,19 @@ impl CodeHasher {
         CodeHasher { key }
     }
 
+    /// The audit log's search key for a phone (SPEC §15.5): HMAC-SHA256 under the same server
+    /// key, with a label no code hash can produce (`audit-phone|`, where a code hash starts with
+    /// an action name), so the log can be searched by exact number without storing it.
+    pub fn phone_key(&self, e164: &str) -> [u8; 32] {
+        let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC accepts keys of any length"),
+        };
+        mac.update(b"audit-phone|");
+        mac.update(e164.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     pub fn hash(&self, action: OtpAction, receiver: &str, code: &OtpCode) -> CodeHash {
         // A 32-byte key is always accepted by HMAC; `new_from_slice` only fails for fixed-size MACs.
         let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key) {

@@ -87,6 +87,34 @@ impl Phone {
         Ok(Phone { e164, region })
     }
 
+    /// A test number (SPEC §15.4), which the metadata may call invalid: `e164` is the caller's
+    /// input already normalised and matched against an operator's entry.
+    pub fn test_number(e164: &str) -> Phone {
+        let region = phonenumber::parse(None, e164)
+            .ok()
+            .and_then(|n| n.country().id())
+            .map(|id| id.as_ref().to_string());
+        Phone {
+            e164: e164.to_string(),
+            region,
+        }
+    }
+
+    /// The number's type from the metadata (SPEC §15.1). Parsed again from the E.164 form:
+    /// only the send path asks, so the other paths do not pay for the pattern matching.
+    pub fn number_type(&self) -> crate::domain::sms_policy::NumberType {
+        use crate::domain::sms_policy::NumberType;
+        phonenumber::parse(None, &self.e164)
+            .map(|n| NumberType::from_metadata(n.number_type(&phonenumber::metadata::DATABASE)))
+            .unwrap_or(NumberType::Unknown)
+    }
+
+    /// The number without its last four digits, the unit pumping detection counts by (SPEC
+    /// §15.2): a pumping run walks the subscriber digits of a range it was sold.
+    pub fn prefix(&self) -> &str {
+        &self.e164[..self.e164.len().saturating_sub(4).max(1)]
+    }
+
     /// The E.164 form, `+` included.
     pub fn as_str(&self) -> &str {
         &self.e164
@@ -182,6 +210,26 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(Phone::parse(input, cn()), Err(want), "{input:?}");
         }
+    }
+
+    #[test]
+    fn number_types_come_from_the_metadata() {
+        use crate::domain::sms_policy::NumberType as T;
+        for (number, want) in [
+            ("+8613800138000", T::Mobile),
+            ("+447400123456", T::Mobile),
+            ("+12015550123", T::FixedLineOrMobile),
+            ("+18005550199", T::TollFree),
+            ("+19005550199", T::PremiumRate),
+            ("+441212345678", T::FixedLine),
+            ("+4915123456789", T::Mobile),
+            ("+4930123456", T::FixedLine),
+        ] {
+            let p = Phone::parse(number, None).unwrap();
+            assert_eq!(p.number_type(), want, "{number}");
+        }
+        let p = Phone::parse("+8613800138000", None).unwrap();
+        assert_eq!(p.prefix(), "+861380013");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::store::StoreResult;
 use crate::domain::otp::{CodeHash, OtpAction};
 
-/// Send limits checked inside the issuing transaction (SPEC §8). `0` switches one off.
+/// Send limits (SPEC §8), counted by [`super::counters::SendCounters`]. `0` switches one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendLimits {
     pub per_phone_hour: u32,
@@ -30,14 +30,6 @@ pub struct NewOtp {
     pub client_ip: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendLimit {
-    PhoneHour,
-    PhoneDay,
-    IpHour,
-    GlobalHour,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueOutcome {
     Created,
@@ -45,10 +37,29 @@ pub enum IssueOutcome {
     LiveCodeExists {
         expires_at: DateTime<Utc>,
     },
-    LimitReached {
-        limit: SendLimit,
-        retry_after_secs: i64,
+}
+
+/// What became of a recorded code's SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// A provider took it: through which verifier, with the provider's message id.
+    Sent {
+        via: String,
+        message_id: Option<String>,
     },
+    /// Every provider failed.
+    Failed,
+    /// Nothing was sent, on purpose, and the code stands: `test` (a test number) or
+    /// `suppressed` (no account, `sendWithoutAccount` off).
+    NotSent(&'static str),
+}
+
+/// The code a delivery receipt was about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptTarget {
+    pub receiver: String,
+    /// False when the record already had this final state (a provider retrying its push).
+    pub changed: bool,
 }
 
 /// Per-phone failure policy (SPEC §4.2, NIST SP 800-63B rev 4 §3.2.2 rate limiting).
@@ -158,16 +169,34 @@ pub struct Attempt {
 
 #[async_trait]
 pub trait OtpStore: Send + Sync {
-    /// In one transaction: supersede dead records for (action, receiver), refuse if a live one
-    /// exists, check the send limits, insert `pending`.
-    async fn issue(
+    /// When the live code of (action, receiver) expires, if there is one: one read, for the
+    /// cheap answer before any counter is touched.
+    async fn live_code(
         &self,
-        new: NewOtp,
-        limits: SendLimits,
+        action: OtpAction,
+        receiver: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<IssueOutcome>;
-    /// `pending` → `sent` (true) or `send_failed` (false).
-    async fn mark_delivery(&self, id: Uuid, sent: bool, now: DateTime<Utc>) -> StoreResult<()>;
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// In one transaction: supersede dead records for (action, receiver), refuse if a live one
+    /// exists, insert `pending`.
+    async fn issue(&self, new: NewOtp, now: DateTime<Utc>) -> StoreResult<IssueOutcome>;
+    /// `pending` → `sent` or `send_failed`, with the delivery details.
+    async fn mark_delivery(
+        &self,
+        id: Uuid,
+        outcome: SendOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Records a delivery receipt on the code sent through verifier `via` with `message_id`;
+    /// `None` for an id it does not know (purged, or never ours).
+    async fn record_receipt(
+        &self,
+        via: &str,
+        message_id: &str,
+        delivered: bool,
+        error_code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ReceiptTarget>>;
     /// In one transaction: check the phone's throttle, find the live code, compare in constant
     /// time, then consume it with a guarded update or count the failure on code and phone.
     async fn attempt(
@@ -189,7 +218,7 @@ pub trait OtpStore: Send + Sync {
     ) -> StoreResult<Option<DateTime<Utc>>>;
     /// Forgets the failures of (`scope`, `key`) after a success.
     async fn throttle_reset(&self, scope: &str, key: &str) -> StoreResult<()>;
-    /// Deletes records older than the longest send-limit window.
+    /// Deletes records older than a day (and spent counters), in small batches.
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()>;
 }
 

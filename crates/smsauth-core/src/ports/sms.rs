@@ -1,4 +1,5 @@
-//! The SMS provider port: one message out, one of three meaningful outcomes back.
+//! The SMS provider port: one message out, one of three meaningful outcomes back; and the
+//! delivery receipts a provider later pushes about it (SPEC §15.3).
 
 use async_trait::async_trait;
 
@@ -42,9 +43,68 @@ impl SendError {
     }
 }
 
+/// What a provider answered when it took a message: its id for the message, when it gives one
+/// (Twilio `sid`, Aliyun `BizId`, Tencent `SerialNo`, the webhook's `{"id"}`), so that a later
+/// delivery receipt can be matched to the code it is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepted {
+    pub message_id: Option<String>,
+}
+
 #[async_trait]
 pub trait SmsSender: Send + Sync {
-    async fn send(&self, message: &SmsMessage) -> Result<(), SendError>;
+    async fn send(&self, message: &SmsMessage) -> Result<Accepted, SendError>;
+}
+
+/// A delivery receipt request as it reached the server, before it is trusted.
+#[derive(Debug, Clone)]
+pub struct ReceiptRequest<'a> {
+    /// The full URL the provider requested (public URL, path and query), as Twilio signs it.
+    pub url: &'a str,
+    /// Query parameters, decoded, in their order.
+    pub query: &'a [(String, String)],
+    /// Headers with lower-case names.
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+/// The final state a receipt reports. Intermediate states (queued, sending) are not receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Delivered,
+    Undelivered,
+}
+
+/// One message's receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The id the provider answered at send time ([`Accepted::message_id`]).
+    pub message_id: String,
+    pub state: DeliveryState,
+    /// The provider's error code for an undelivered message.
+    pub error_code: Option<String>,
+}
+
+/// An authenticated batch of receipts and what to answer the provider (each documents its own
+/// acknowledgement body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptBatch {
+    pub receipts: Vec<Receipt>,
+    pub ack_content_type: &'static str,
+    pub ack_body: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReceiptError {
+    /// Missing or wrong signature or token: 401, nothing changes.
+    #[error("the receipt is not authenticated")]
+    Unauthenticated,
+    /// Authenticated, but not in the provider's documented form: 400.
+    #[error("the receipt is malformed: {0}")]
+    Malformed(String),
+    /// The provider type sends no receipts (console) or the settings cannot check them.
+    #[error("this provider has no delivery receipts")]
+    Unsupported,
 }
 
 /// Builds senders from a verifier's `options` (`provider` type name and `settings`).
@@ -63,4 +123,12 @@ pub trait SmsProviderFactory: Send + Sync {
         provider: &str,
         settings: &serde_json::Value,
     ) -> Option<std::sync::Arc<dyn SmsSender>>;
+    /// Authenticates and parses a delivery receipt pushed by `provider` configured with
+    /// `settings` (the verifier's, `{{$env.…}}` already expanded).
+    fn receipts(
+        &self,
+        provider: &str,
+        settings: &serde_json::Value,
+        request: &ReceiptRequest<'_>,
+    ) -> Result<ReceiptBatch, ReceiptError>;
 }

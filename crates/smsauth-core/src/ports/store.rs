@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::authenticator::{Authenticator, AuthenticatorDraft};
+use crate::domain::sms_policy::SmsPolicy;
+use crate::domain::test_number::{TestNumber, TestNumberDraft};
 use crate::domain::token_policy::TokenPolicy;
 use crate::domain::user::{User, UserDraft};
 use crate::domain::verifier::{Verifier, VerifierDraft};
@@ -157,6 +159,27 @@ pub trait ConfigStore: Send + Sync {
 
     async fn token_policy(&self) -> StoreResult<TokenPolicy>;
     async fn set_token_policy(&self, policy: TokenPolicy, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// The SMS policy an administrator saved; `None` until one did (the configured initial
+    /// value applies).
+    async fn sms_policy(&self) -> StoreResult<Option<SmsPolicy>>;
+    async fn set_sms_policy(&self, policy: &SmsPolicy, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Every test number, expired ones included (they are ignored when matching).
+    async fn test_numbers(&self) -> StoreResult<Vec<TestNumber>>;
+    /// Refuses (`Duplicate("phone")`) a pattern that exists.
+    async fn create_test_number(
+        &self,
+        draft: TestNumberDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TestNumber>;
+    async fn update_test_number(
+        &self,
+        id: i64,
+        draft: TestNumberDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TestNumber>;
+    async fn delete_test_number(&self, id: i64) -> StoreResult<()>;
 }
 
 /// One session (`issued_tokens`).

@@ -10,6 +10,10 @@ pub enum SmsOutcome {
     Failed,
     /// Refused before any provider was called.
     Blocked,
+    /// A receipt said it reached the phone (SPEC §15.3).
+    Delivered,
+    /// A receipt said it did not.
+    Undelivered,
 }
 
 /// Why a send was refused before any provider was called.
@@ -19,6 +23,12 @@ pub enum BlockReason {
     Limit,
     /// The destination country is not allowed.
     Country,
+    /// The number's type (landline, premium rate, …) is not allowed (SPEC §15.1).
+    NumberType,
+    /// A daily SMS budget is spent (SPEC §15.1).
+    Budget,
+    /// Pumping detection blocked the prefix or country (SPEC §15.2).
+    Pumping,
 }
 
 /// What a code check found.
@@ -40,6 +50,8 @@ impl SmsOutcome {
             SmsOutcome::Sent => "sent",
             SmsOutcome::Failed => "failed",
             SmsOutcome::Blocked => "blocked",
+            SmsOutcome::Delivered => "delivered",
+            SmsOutcome::Undelivered => "undelivered",
         }
     }
 }
@@ -49,6 +61,9 @@ impl BlockReason {
         match self {
             BlockReason::Limit => "limit",
             BlockReason::Country => "country",
+            BlockReason::NumberType => "numberType",
+            BlockReason::Budget => "budget",
+            BlockReason::Pumping => "pumping",
         }
     }
 }

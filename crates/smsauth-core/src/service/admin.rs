@@ -212,10 +212,15 @@ impl Core {
     /// Signs a user out everywhere: every token issued before now stops working.
     pub async fn admin_revoke_sessions(&self, actor: &User, id: i64) -> Result<(), ServiceError> {
         self.guard_root(actor, Some(id), None).await?;
-        Ok(self
-            .sessions
+        self.sessions
             .end_user_sessions(id, self.clock.now())
-            .await?)
+            .await?;
+        self.event("session.revoked")
+            .user(id)
+            .detail(serde_json::json!({ "by": "revokeSessions", "actor": actor.id }))
+            .record()
+            .await;
+        Ok(())
     }
 
     /// The user an operator's command names: a username, an email or a phone number. A shell

@@ -31,7 +31,7 @@ impl Core {
         if bound.iter().any(|b| b.verifier == verifier.name) {
             return Err(ServiceError::Conflict(Conflict::AlreadyBound));
         }
-        let phone = self.parse_phone(uuid)?;
+        let phone = self.phone_from(uuid).await?;
         self.verify_code(OtpAction::BindVerifier, &verifier, &phone, code, client_ip)
             .await?;
         let now = self.clock.now();
@@ -62,7 +62,7 @@ impl Core {
         if !bound.iter().any(|b| b.verifier == target) {
             return Err(ServiceError::NotBound);
         }
-        let phone = self.parse_phone(Some(&proof.uuid))?;
+        let phone = self.phone_from(Some(&proof.uuid)).await?;
         self.verify_code(
             OtpAction::UnbindVerifier,
             &verifier,

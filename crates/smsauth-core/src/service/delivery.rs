@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::{Core, ServiceError};
 use crate::domain::phone::Phone;
 use crate::domain::verifier::Verifier;
-use crate::ports::sms::{SendError, SmsMessage, SmsSender};
+use crate::ports::sms::{Accepted, SendError, SmsMessage, SmsSender};
 
 /// Breaker and budget settings.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +86,29 @@ impl CircuitBreakers {
                 "circuit breaker open: provider skipped"
             );
         }
+    }
+}
+
+/// How long each verifier's sends usually take (an exponentially weighted mean), so that a send
+/// that is answered without calling a provider (SPEC §15.1 `sendWithoutAccount`) takes as long
+/// as one that calls it, and timing does not tell which phones have an account.
+#[derive(Debug, Default)]
+pub struct ProviderLatency {
+    means: Mutex<HashMap<String, f64>>,
+}
+
+impl ProviderLatency {
+    pub fn observe(&self, verifier: &str, took: Duration) {
+        let secs = took.as_secs_f64().min(2.0);
+        let mut means = self.means.lock().unwrap_or_else(|e| e.into_inner());
+        let mean = means.entry(verifier.to_string()).or_insert(secs);
+        *mean = 0.9 * *mean + 0.1 * secs;
+    }
+
+    /// Zero until one send through `verifier` was measured.
+    pub fn typical(&self, verifier: &str) -> Duration {
+        let means = self.means.lock().unwrap_or_else(|e| e.into_inner());
+        Duration::from_secs_f64(means.get(verifier).copied().unwrap_or(0.0))
     }
 }
 
@@ -168,12 +191,13 @@ impl Core {
 
     /// Sends `message` through the chain for `verifier`. `sender` is the verifier's own
     /// provider, already built (its misconfiguration is reported before anything else).
+    /// Answers which verifier's provider took it, and what that provider said.
     pub(super) async fn deliver(
         &self,
         verifier: &Verifier,
         sender: Arc<dyn SmsSender>,
         message: &SmsMessage,
-    ) -> Result<(), SendError> {
+    ) -> Result<(String, Accepted), SendError> {
         let routed = self
             .routed(verifier, &message.to)
             .await
@@ -222,11 +246,11 @@ impl Core {
                 !self.breakers.allows(&hop.name, self.clock.now()),
             );
             match result {
-                Ok(()) => {
+                Ok(accepted) => {
                     if hop.name != verifier.name {
                         tracing::info!(verifier = %verifier.name, via = %hop.name, to = %message.to, "sent through another verifier");
                     }
-                    return Ok(());
+                    return Ok((hop.name, accepted));
                 }
                 Err(e) if e.is_transient() => {
                     tracing::warn!(verifier = %hop.name, to = %message.to, error = %e, "transient send failure; trying the next provider");

@@ -19,8 +19,12 @@ pub enum ServiceError {
     #[error("send limit reached")]
     SendLimited {
         retry_after_secs: i64,
-        limit: crate::ports::otp_store::SendLimit,
+        limit: crate::ports::counters::Counted,
     },
+    #[error("delivery receipt not authenticated")]
+    ReceiptUnauthenticated,
+    #[error("destination not allowed by the SMS policy")]
+    DestinationNotAllowed,
     #[error("provider rate limited")]
     ProviderRateLimited,
     #[error("provider failed")]
@@ -74,6 +78,16 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// The variant's name (`InvalidCode`), for the audit log: stable, and never a value.
+    pub fn reason(&self) -> String {
+        let debug = format!("{self:?}");
+        debug
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("Error")
+            .to_string()
+    }
+
     pub fn invalid(code: &'static str, field: impl Into<String>) -> ServiceError {
         ServiceError::Invalid {
             code,

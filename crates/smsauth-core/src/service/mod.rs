@@ -2,20 +2,27 @@
 //! [`ServiceError`] (the meaningful outcomes the HTTP layer turns into documented answers).
 
 pub mod admin;
+pub mod audit;
 pub mod bindings;
 pub mod configuration;
 pub mod delivery;
 pub mod error;
+pub mod pumping;
+pub mod receipts;
 pub mod send_code;
 pub mod sessions;
 pub mod sign_in;
+pub mod sms_policy;
 pub mod verify_code;
 
 use std::sync::Arc;
 
 use crate::domain::otp::CodeHasher;
 use crate::domain::phone::Region;
+use crate::domain::sms_policy::SmsPolicy;
+use crate::ports::audit::AuditStore;
 use crate::ports::clock::Clock;
+use crate::ports::counters::SendCounters;
 use crate::ports::limits::RateCounter;
 use crate::ports::otp_store::{OtpStore, SendLimits, ThrottlePolicy};
 use crate::ports::sms::SmsProviderFactory;
@@ -36,8 +43,10 @@ pub struct CoreSettings {
     pub throttle: ThrottlePolicy,
     /// Per-account password guessing (SPEC §5.6).
     pub password_throttle: ThrottlePolicy,
-    /// ISO 3166 alpha-2 regions codes may be sent to; empty means all.
-    pub allowed_regions: Vec<String>,
+    /// The SMS policy until an administrator saves one (`[sms_policy]`, SPEC §15.1).
+    pub sms_policy: SmsPolicy,
+    /// Days the audit log keeps an event (SPEC §15.5).
+    pub audit_retention_days: i64,
     /// Seconds during which concurrent renewals of one token get the same new token.
     pub renew_window_secs: i64,
     pub delivery: delivery::DeliverySettings,
@@ -58,7 +67,8 @@ impl Default for CoreSettings {
             verify_per_ip_5min: 30,
             throttle: ThrottlePolicy::default(),
             password_throttle: ThrottlePolicy::password(),
-            allowed_regions: Vec::new(),
+            sms_policy: SmsPolicy::default(),
+            audit_retention_days: 90,
             renew_window_secs: 10,
             delivery: delivery::DeliverySettings::default(),
         }
@@ -74,6 +84,12 @@ pub struct Core {
     pub otps: Arc<dyn OtpStore>,
     pub providers: Arc<dyn SmsProviderFactory>,
     pub counters: Arc<dyn RateCounter>,
+    /// Send limits, budgets and pumping windows (SPEC §15.6): Redis when configured, else
+    /// the store.
+    pub send_counters: Arc<dyn SendCounters>,
+    pub audit: Arc<audit::AuditSink>,
+    pub audit_store: Arc<dyn AuditStore>,
+    pub provider_latency: Arc<delivery::ProviderLatency>,
     pub tokens: Arc<dyn TokenCodec>,
     pub clock: Arc<dyn Clock>,
     pub hasher: CodeHasher,

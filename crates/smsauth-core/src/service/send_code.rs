@@ -8,11 +8,17 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Core, ServiceError};
+use serde_json::json;
+
+use crate::domain::authenticator::AuthType;
 use crate::domain::otp::{OtpAction, OtpCode};
 use crate::domain::phone::Phone;
+use crate::domain::sms_policy::SmsPolicy;
+use crate::domain::test_number::TestNumber;
 use crate::domain::user::User;
 use crate::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier};
-use crate::ports::otp_store::{IssueOutcome, NewOtp};
+use crate::ports::counters::{Count, Counted};
+use crate::ports::otp_store::{IssueOutcome, NewOtp, SendOutcome};
 use crate::ports::sms::{SendError, SmsMessage, SmsSender};
 use crate::ports::telemetry::{BlockReason, SmsOutcome};
 
@@ -48,14 +54,14 @@ impl Core {
             .ok_or(ServiceError::InvalidAction)?;
         let verifier = self.sms_verifier_named(req.verifier.as_deref()).await?;
         let sender = self.sender_for(&verifier)?;
-        let phone = self
+        let receiver = self
             .receiver_for(action, &verifier, req.uuid.as_deref(), caller)
             .await?;
         self.send_through(
             action,
             &verifier,
             sender,
-            phone,
+            receiver,
             &req.client_ip,
             &req.locale,
         )
@@ -81,8 +87,8 @@ impl Core {
             .await?
             .ok_or(ServiceError::InvalidVerifier)?;
         let sender = self.sender_for(&verifier)?;
-        let phone = self.parse_phone(phone.as_deref())?;
-        self.send_through(action, &verifier, sender, phone, &client_ip, &locale)
+        let receiver = self.receiver(phone.as_deref()).await?;
+        self.send_through(action, &verifier, sender, receiver, &client_ip, &locale)
             .await
     }
 
@@ -124,12 +130,12 @@ impl Core {
         verifier: &Verifier,
         uuid: Option<&str>,
         caller: Option<&User>,
-    ) -> Result<Phone, ServiceError> {
+    ) -> Result<Receiver, ServiceError> {
         match action {
-            OtpAction::SignIn => self.parse_phone(uuid),
+            OtpAction::SignIn => self.receiver(uuid).await,
             OtpAction::BindVerifier => {
                 caller.ok_or(ServiceError::EmptyToken)?;
-                self.parse_phone(uuid)
+                self.receiver(uuid).await
             }
             OtpAction::UnbindVerifier => {
                 let user = caller.ok_or(ServiceError::EmptyToken)?;
@@ -138,9 +144,23 @@ impl Core {
                     .into_iter()
                     .find(|b| b.verifier == verifier.name)
                     .ok_or(ServiceError::NotBound)?;
-                Phone::parse(&entry.uuid, None).map_err(|_| ServiceError::InvalidReceiver)
+                self.receiver(Some(&entry.uuid)).await
             }
         }
+    }
+
+    /// The caller's input as a receiver: a test number as written, else a valid number.
+    async fn receiver(&self, raw: Option<&str>) -> Result<Receiver, ServiceError> {
+        if let Some((phone, test)) = self.test_number_for(raw.unwrap_or("")).await? {
+            return Ok(Receiver {
+                phone,
+                test: Some(test),
+            });
+        }
+        Ok(Receiver {
+            phone: self.parse_phone(raw)?,
+            test: None,
+        })
     }
 
     async fn send_through(
@@ -148,19 +168,95 @@ impl Core {
         action: OtpAction,
         verifier: &Verifier,
         sender: Arc<dyn SmsSender>,
-        phone: Phone,
+        receiver: Receiver,
         client_ip: &str,
         locale: &str,
     ) -> Result<Issued, ServiceError> {
+        let Receiver { phone, test } = receiver;
+        let phone = &phone;
         let country = phone.region().unwrap_or("unknown");
         let provider = verifier.provider().unwrap_or("unknown");
-        if !self.region_allowed(&phone) {
-            self.telemetry.sms_blocked(BlockReason::Country);
-            self.telemetry.sms(provider, country, SmsOutcome::Blocked);
-            return Err(ServiceError::InvalidReceiver);
-        }
         let now = self.clock.now();
-        let code = OtpCode::generate(self.settings.code_digits)?;
+        let blocked = |reason: BlockReason| async move {
+            self.telemetry.sms_blocked(reason);
+            self.telemetry.sms(provider, country, SmsOutcome::Blocked);
+            self.event("sms.blocked")
+                .phone(phone)
+                .ip(client_ip)
+                .verifier(&verifier.name)
+                .detail(json!({ "reason": reason.as_str(), "action": action.as_str() }))
+                .record()
+                .await;
+        };
+        // Test numbers skip the policy, the limits and the budgets (SPEC §15.4).
+        let (code, counts, suppressed, policy) = match &test {
+            Some(entry) => (
+                entry.otp_code().ok_or(ServiceError::InvalidReceiver)?,
+                Vec::new(),
+                false,
+                None,
+            ),
+            None => {
+                let policy = self.sms_policy().await?;
+                if !policy.country_allowed(phone.region()) {
+                    blocked(BlockReason::Country).await;
+                    return Err(ServiceError::DestinationNotAllowed);
+                }
+                if !policy.number_type_allowed(phone.number_type()) {
+                    blocked(BlockReason::NumberType).await;
+                    return Err(ServiceError::DestinationNotAllowed);
+                }
+                let suppressed = action == OtpAction::SignIn
+                    && !policy.send_without_account
+                    && !self.may_sign_in(verifier, phone).await?;
+                if !suppressed
+                    && let Some(retry_after_secs) = self.pumping_block(&policy, phone, now).await?
+                {
+                    blocked(BlockReason::Pumping).await;
+                    return Err(ServiceError::SendLimited {
+                        retry_after_secs,
+                        limit: Counted::PumpingPrefix,
+                    });
+                }
+                let mut counts = self.send_counts(&policy, phone, client_ip, !suppressed);
+                if !suppressed {
+                    counts.extend(self.pumping_counts(&policy, phone));
+                }
+                (
+                    OtpCode::generate(self.settings.code_digits)?,
+                    counts,
+                    suppressed,
+                    Some(policy),
+                )
+            }
+        };
+        if let Some(expires_at) = self
+            .timed(
+                "otp_live_code",
+                self.otps.live_code(action, phone.as_str(), now),
+            )
+            .await?
+        {
+            return Err(live_code(expires_at, now));
+        }
+        let full = self
+            .timed("counters_take", self.send_counters.take(&counts, now))
+            .await?;
+        if let Some(full) = full {
+            let (reason, retry_after_secs) = match (full.what, &policy) {
+                (Counted::PumpingPrefix, Some(policy)) => (
+                    BlockReason::Pumping,
+                    self.pumping_prefix_full(policy, phone, now).await?,
+                ),
+                (what, _) if what.is_budget() => (BlockReason::Budget, full.retry_after_secs),
+                _ => (BlockReason::Limit, full.retry_after_secs),
+            };
+            blocked(reason).await;
+            return Err(ServiceError::SendLimited {
+                retry_after_secs,
+                limit: full.what,
+            });
+        }
         let expires_at = now + Duration::seconds(self.settings.code_ttl_secs);
         let id = Uuid::new_v4();
         let new = NewOtp {
@@ -172,31 +268,53 @@ impl Core {
             expires_at,
             client_ip: client_ip.to_string(),
         };
-        let issued = self.timed(
-            "otp_issue",
-            self.otps.issue(new, self.settings.send_limits, now),
-        );
-        match issued.await? {
+        let issued = match self.timed("otp_issue", self.otps.issue(new, now)).await {
+            Ok(issued) => issued,
+            Err(e) => {
+                // Nothing was recorded, so nothing was sent: what was counted goes back (best
+                // effort; the store's failure is the answer).
+                if let Err(back) = self.send_counters.give_back(&counts, now).await {
+                    tracing::warn!(error = %back, "send counters not given back");
+                }
+                return Err(e.into());
+            }
+        };
+        match issued {
             IssueOutcome::Created => {}
             IssueOutcome::LiveCodeExists { expires_at } => {
-                // Rounded up: a client that waits this long finds the code expired.
-                let secs = ((expires_at - now).num_milliseconds() + 999).max(1000) / 1000;
-                return Err(ServiceError::LiveCode {
-                    retry_after_secs: secs,
-                });
+                // A concurrent send for the same phone won the race after our read; what this
+                // one counted is given back.
+                self.send_counters.give_back(&counts, now).await?;
+                return Err(live_code(expires_at, now));
             }
-            IssueOutcome::LimitReached {
-                limit,
-                retry_after_secs,
-            } => {
-                tracing::warn!(?limit, phone = %phone, client_ip, "send limit reached");
-                self.telemetry.sms_blocked(BlockReason::Limit);
-                self.telemetry.sms(provider, country, SmsOutcome::Blocked);
-                return Err(ServiceError::SendLimited {
-                    retry_after_secs,
-                    limit,
-                });
+        }
+        if test.is_some() || suppressed {
+            let why = if suppressed { "suppressed" } else { "test" };
+            self.otps
+                .mark_delivery(id, SendOutcome::NotSent(why), self.clock.now())
+                .await?;
+            let kind = if suppressed {
+                "sms.blocked"
+            } else {
+                "sms.sent"
+            };
+            let detail = if suppressed {
+                json!({ "reason": "noAccount", "action": action.as_str() })
+            } else {
+                json!({ "testNumber": true, "action": action.as_str() })
+            };
+            self.event(kind)
+                .phone(phone)
+                .ip(client_ip)
+                .verifier(&verifier.name)
+                .detail(detail)
+                .record()
+                .await;
+            if suppressed {
+                // The answer takes as long as a real send would have (SPEC §15.1).
+                tokio::time::sleep(self.provider_latency.typical(&verifier.name)).await;
             }
+            return Ok(Issued { id, expires_at });
         }
         let message = SmsMessage {
             to: phone.clone(),
@@ -207,21 +325,45 @@ impl Core {
             ttl_secs: self.settings.code_ttl_secs,
             now,
         };
+        let started = std::time::Instant::now();
         let result = self.deliver(verifier, sender, &message).await;
-        let outcome = if result.is_ok() {
-            SmsOutcome::Sent
-        } else {
-            SmsOutcome::Failed
+        let (outcome, kind) = match &result {
+            Ok(_) => {
+                self.provider_latency
+                    .observe(&verifier.name, started.elapsed());
+                (SmsOutcome::Sent, "sms.sent")
+            }
+            Err(_) => (SmsOutcome::Failed, "sms.failed"),
         };
         self.telemetry.sms(provider, country, outcome);
+        if let Some(policy) = &policy {
+            self.pumping_after_send(policy, phone, now).await?;
+        }
+        let delivery = match &result {
+            Ok((via, accepted)) => SendOutcome::Sent {
+                via: via.clone(),
+                message_id: accepted.message_id.clone(),
+            },
+            Err(_) => SendOutcome::Failed,
+        };
+        let via = match &result {
+            Ok((via, _)) => Some(via.clone()),
+            Err(_) => None,
+        };
         self.timed(
             "otp_mark_delivery",
-            self.otps
-                .mark_delivery(id, result.is_ok(), self.clock.now()),
+            self.otps.mark_delivery(id, delivery, self.clock.now()),
         )
         .await?;
+        self.event(kind)
+            .phone(phone)
+            .ip(client_ip)
+            .verifier(&verifier.name)
+            .detail(json!({ "action": action.as_str(), "via": via }))
+            .record()
+            .await;
         match result {
-            Ok(()) => Ok(Issued { id, expires_at }),
+            Ok(_) => Ok(Issued { id, expires_at }),
             Err(e) => {
                 tracing::warn!(phone = %phone, verifier = %verifier.name, error = %e, "sms send failed");
                 Err(match e {
@@ -233,13 +375,100 @@ impl Core {
         }
     }
 
-    fn region_allowed(&self, phone: &Phone) -> bool {
-        let allowed = &self.settings.allowed_regions;
-        allowed.is_empty()
-            || phone
-                .region()
-                .is_some_and(|r| allowed.iter().any(|a| a.eq_ignore_ascii_case(r)))
+    /// The counters one send takes (SPEC §8, §15.1): the per-phone, per-address and global
+    /// limits always (so a phone without an account runs into the same limits as one with);
+    /// the budgets only when an SMS is really paid for.
+    fn send_counts(&self, policy: &SmsPolicy, phone: &Phone, ip: &str, paid: bool) -> Vec<Count> {
+        let l = self.settings.send_limits;
+        let (hour, day) = (3600, 86_400);
+        let p = phone.as_str();
+        let mut counts = vec![
+            Count::new(
+                Counted::PhoneHour,
+                format!("phone-h:{p}"),
+                hour,
+                l.per_phone_hour,
+            ),
+            Count::new(
+                Counted::PhoneDay,
+                format!("phone-d:{p}"),
+                day,
+                l.per_phone_day,
+            ),
+            Count::new(Counted::IpHour, format!("ip-h:{ip}"), hour, l.per_ip_hour),
+            Count::new(Counted::GlobalHour, "global-h", hour, l.global_hour),
+        ];
+        if paid {
+            if policy.budgets.global_per_day > 0 {
+                counts.push(Count::new(
+                    Counted::GlobalBudget,
+                    "budget-d",
+                    day,
+                    policy.budgets.global_per_day,
+                ));
+            }
+            if let Some(region) = phone.region() {
+                let budget = policy.country_budget(region);
+                if budget > 0 {
+                    counts.push(Count::new(
+                        Counted::CountryBudget,
+                        format!("budget-d:{region}"),
+                        day,
+                        budget,
+                    ));
+                }
+            }
+        }
+        counts.retain(|c| c.limit > 0);
+        counts
     }
+
+    /// Whether a sign-in with `phone` through `verifier` can succeed: the phone has an account,
+    /// or an enabled SMS authenticator on this verifier signs new phones up (SPEC §15.1).
+    async fn may_sign_in(&self, verifier: &Verifier, phone: &Phone) -> Result<bool, ServiceError> {
+        if self.users.user_by_phone(phone.as_str()).await?.is_some() {
+            return Ok(true);
+        }
+        let default = self.config.default_sms_verifier().await?.map(|v| v.name);
+        for auth in self.config.authenticators().await? {
+            if !auth.enabled || auth.auth_type != AuthType::Sms {
+                continue;
+            }
+            let uses = match auth.sms_verifier() {
+                Some(name) => name == verifier.name,
+                None => default.as_deref() == Some(verifier.name.as_str()),
+            };
+            if !uses {
+                continue;
+            }
+            if auth.auto_signup()
+                || self
+                    .users
+                    .linked_user(&auth.name, phone.as_str())
+                    .await?
+                    .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The answer while a code is live: retry when it expires, rounded up, so a client that waits
+/// this long finds it expired.
+fn live_code(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> ServiceError {
+    let secs = ((expires_at - now).num_milliseconds() + 999).max(1000) / 1000;
+    ServiceError::LiveCode {
+        retry_after_secs: secs,
+    }
+}
+
+/// Where a code goes: a phone, and the test-number entry it matched, if any.
+#[derive(Debug, Clone)]
+pub(super) struct Receiver {
+    pub phone: Phone,
+    pub test: Option<TestNumber>,
 }
 
 /// Replaces `{{$env.NAME}}` in every string of `value` by the environment variable `NAME`

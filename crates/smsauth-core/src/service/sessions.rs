@@ -159,6 +159,11 @@ impl Core {
             .blacklist(claims.jti, exp + Duration::seconds(policy.renew_limit))
             .await?;
         self.sessions.end_session(claims.jti).await?;
+        self.event("session.revoked")
+            .user(claims.user_id)
+            .detail(serde_json::json!({ "by": "signOut" }))
+            .record()
+            .await;
         Ok(())
     }
 }

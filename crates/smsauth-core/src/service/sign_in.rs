@@ -71,6 +71,38 @@ impl Core {
         req: &SignInRequest,
         client_ip: &str,
     ) -> Result<SignedIn, ServiceError> {
+        let result = self.sign_in_unaudited(authenticator, req, client_ip).await;
+        let (kind, detail) = match &result {
+            Ok(_) => ("signIn.success", serde_json::json!({})),
+            Err(ServiceError::Unavailable(_) | ServiceError::Unexpected(_)) => return result,
+            Err(e) => (
+                "signIn.failure",
+                serde_json::json!({ "reason": e.reason() }),
+            ),
+        };
+        let mut event = self
+            .event(kind)
+            .ip(client_ip)
+            .authenticator(authenticator)
+            .detail(detail);
+        if let Ok(signed_in) = &result {
+            event = event.user(signed_in.user.id);
+        }
+        if let Some(raw) = req.phone.as_deref()
+            && let Ok(phone) = self.phone_from(Some(raw)).await
+        {
+            event = event.phone(&phone);
+        }
+        event.record().await;
+        result
+    }
+
+    async fn sign_in_unaudited(
+        &self,
+        authenticator: &str,
+        req: &SignInRequest,
+        client_ip: &str,
+    ) -> Result<SignedIn, ServiceError> {
         let auth = self.enabled_authenticator(authenticator).await?;
         let user = match auth.auth_type {
             AuthType::Sms => self.sms_user(&auth, req, client_ip).await?,
@@ -103,7 +135,7 @@ impl Core {
         client_ip: &str,
     ) -> Result<User, ServiceError> {
         let verifier = self.authenticator_verifier(auth).await?;
-        let phone = self.parse_phone(req.phone.as_deref())?;
+        let phone = self.phone_from(req.phone.as_deref()).await?;
         let code = req.code.as_deref();
         self.verify_code(OtpAction::SignIn, &verifier, &phone, code, client_ip)
             .await?;

@@ -68,7 +68,10 @@ impl Core {
         self.telemetry
             .verification(phone.region().unwrap_or("unknown"), reported);
         match outcome {
-            AttemptOutcome::Consumed => Ok(()),
+            AttemptOutcome::Consumed => {
+                self.pumping_verified(phone).await?;
+                Ok(())
+            }
             AttemptOutcome::Wrong | AttemptOutcome::NoLiveCode => {
                 tracing::info!(phone = %phone, action = action.as_str(), "verification failed");
                 Err(ServiceError::InvalidCode)

@@ -3,6 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use smsauth_core::domain::authenticator::{Authenticator, AuthenticatorDraft};
+use smsauth_core::domain::sms_policy::SmsPolicy;
+use smsauth_core::domain::test_number::{TestNumber, TestNumberDraft};
 use smsauth_core::domain::token_policy::TokenPolicy;
 use smsauth_core::domain::verifier::{VERIFICATION_TYPE_SMS_OTP, Verifier, VerifierDraft};
 use smsauth_core::ports::store::{ConfigStore, Conflict, StoreError, StoreResult};
@@ -12,6 +14,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 use crate::{Dialect, SqlStore, Value, map_err, ms};
 
 mod queries;
+mod sms;
 
 /// Every configuration write takes this lock: the last-enabled-authenticator rule, the single
 /// default verifier and the in-use check each read one row set and then write another.
@@ -334,5 +337,38 @@ where
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
+    }
+
+    async fn sms_policy(&self) -> StoreResult<Option<SmsPolicy>> {
+        self.load_sms_policy().await
+    }
+
+    async fn set_sms_policy(&self, policy: &SmsPolicy, now: DateTime<Utc>) -> StoreResult<()> {
+        self.save_sms_policy(policy, now).await
+    }
+
+    async fn test_numbers(&self) -> StoreResult<Vec<TestNumber>> {
+        self.load_test_numbers().await
+    }
+
+    async fn create_test_number(
+        &self,
+        draft: TestNumberDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TestNumber> {
+        self.insert_test_number(draft, now).await
+    }
+
+    async fn update_test_number(
+        &self,
+        id: i64,
+        draft: TestNumberDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TestNumber> {
+        self.change_test_number(id, draft, now).await
+    }
+
+    async fn delete_test_number(&self, id: i64) -> StoreResult<()> {
+        self.remove_test_number(id).await
     }
 }

@@ -4,7 +4,6 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use smsauth_core::ports::otp_store::SendLimit;
 use smsauth_core::ports::store::Conflict;
 use smsauth_core::service::ServiceError;
 
@@ -95,12 +94,7 @@ impl From<ServiceError> for ApiError {
             } => {
                 let mut err = ApiError::keyed(S::TOO_MANY_REQUESTS, "RateLimit", "RateLimitSlow")
                     .retry(retry_after_secs);
-                err.limit = Some(match limit {
-                    SendLimit::PhoneHour => "phone_hour",
-                    SendLimit::PhoneDay => "phone_day",
-                    SendLimit::IpHour => "ip_hour",
-                    SendLimit::GlobalHour => "global_hour",
-                });
+                err.limit = Some(limit.as_str());
                 err
             }
             E::VerifyLimited { retry_after_secs } => {
@@ -111,6 +105,8 @@ impl From<ServiceError> for ApiError {
                 ApiError::keyed(S::TOO_MANY_REQUESTS, "RateLimit", "RateLimitSlow").retry(60)
             }
             E::SendFailed => ApiError::new(S::BAD_GATEWAY, "SEND_FAILED"),
+            E::DestinationNotAllowed => ApiError::new(S::BAD_REQUEST, "DESTINATION_NOT_ALLOWED"),
+            E::ReceiptUnauthenticated => ApiError::new(S::UNAUTHORIZED, "RECEIPT_UNAUTHENTICATED"),
             E::InvalidCode => ApiError::new(S::BAD_REQUEST, "InvalidVerificationCode"),
             E::TooManyAttempts { retry_after_secs } => {
                 let err = ApiError::new(S::TOO_MANY_REQUESTS, "TooManyAttempts");

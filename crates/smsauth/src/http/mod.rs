@@ -1,6 +1,7 @@
 //! The HTTP surface: NocoBase-style action routes under `/api`, health endpoints and JWKS.
 //! Handlers are thin: they read the request, call a use-case and wrap the answer in `{data}`.
 
+mod admin_audit;
 mod authenticators;
 mod error;
 pub mod extract;
@@ -10,6 +11,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 mod sessions;
+mod sms_defences;
 mod sms_otp;
 mod token_policy;
 mod users;
@@ -39,6 +41,8 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// `/.well-known/jwks.json` body; `None` when tokens use HS256.
     pub jwks: Option<serde_json::Value>,
+    /// `public_url` (no trailing `/`): what providers' signed receipts were addressed to.
+    pub public_url: String,
 }
 
 /// What every handler can reach.
@@ -117,6 +121,24 @@ where
     ))
 }
 
+/// An administrator's write: signed in, and recorded in the audit log
+/// (`admin_audit::audit_write`) once it succeeded.
+fn admin_write<H, T>(state: &AppState, handler: H) -> MethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState> + Clone,
+    T: 'static,
+{
+    action(handler)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin_audit::audit_write,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::authenticate,
+        ))
+}
+
 /// Actions anyone may call.
 fn public_routes() -> Routes {
     Routes::new()
@@ -128,6 +150,10 @@ fn public_routes() -> Routes {
         .route("/api/verifications:create", action(sms_otp::legacy_create))
         .route("/api/auth:signIn", action(sessions::sign_in))
         .route("/api/auth:signUp", action(sessions::sign_up))
+        .route(
+            "/api/smsDelivery:report/{verifier}",
+            action(sms_defences::delivery_report),
+        )
 }
 
 /// Actions of signed-in callers (ACL "user" and "admin"; the handlers' extractors check the
@@ -148,19 +174,19 @@ fn signed_in_routes(state: &AppState) -> Routes {
         )
         .route(
             "/api/authenticators:create",
-            signed_in(state, authenticators::create),
+            admin_write(state, authenticators::create),
         )
         .route(
             "/api/authenticators:update",
-            signed_in(state, authenticators::update),
+            admin_write(state, authenticators::update),
         )
         .route(
             "/api/authenticators:destroy",
-            signed_in(state, authenticators::destroy),
+            admin_write(state, authenticators::destroy),
         )
         .route(
             "/api/authenticators:move",
-            signed_in(state, authenticators::move_one),
+            admin_write(state, authenticators::move_one),
         )
         .route("/api/smsOTP:create", signed_in(state, sms_otp::create))
         .route(
@@ -183,11 +209,17 @@ fn signed_in_routes(state: &AppState) -> Routes {
         )
         .route("/api/verifiers:list", signed_in(state, verifiers::list))
         .route("/api/verifiers:get", signed_in(state, verifiers::get_one))
-        .route("/api/verifiers:create", signed_in(state, verifiers::create))
-        .route("/api/verifiers:update", signed_in(state, verifiers::update))
+        .route(
+            "/api/verifiers:create",
+            admin_write(state, verifiers::create),
+        )
+        .route(
+            "/api/verifiers:update",
+            admin_write(state, verifiers::update),
+        )
         .route(
             "/api/verifiers:destroy",
-            signed_in(state, verifiers::destroy),
+            admin_write(state, verifiers::destroy),
         )
         .route(
             "/api/verifiers:listByUser",
@@ -205,16 +237,52 @@ fn signed_in_routes(state: &AppState) -> Routes {
         )
         .route(
             "/api/tokenControlConfig:update",
-            signed_in(state, token_policy::update_policy),
+            admin_write(state, token_policy::update_policy),
         )
         .route("/api/users:list", signed_in(state, users::list))
         .route("/api/users:get", signed_in(state, users::get_one))
-        .route("/api/users:create", signed_in(state, users::create))
-        .route("/api/users:update", signed_in(state, users::update))
-        .route("/api/users:destroy", signed_in(state, users::destroy))
+        .route("/api/users:create", admin_write(state, users::create))
+        .route("/api/users:update", admin_write(state, users::update))
+        .route("/api/users:destroy", admin_write(state, users::destroy))
         .route(
             "/api/users:revokeSessions",
-            signed_in(state, users::revoke_sessions),
+            admin_write(state, users::revoke_sessions),
+        )
+        .route(
+            "/api/smsPolicy:get",
+            signed_in(state, sms_defences::policy_get),
+        )
+        .route(
+            "/api/smsPolicy:update",
+            admin_write(state, sms_defences::policy_update),
+        )
+        .route(
+            "/api/smsTestNumbers:list",
+            signed_in(state, sms_defences::test_numbers_list),
+        )
+        .route(
+            "/api/smsTestNumbers:create",
+            admin_write(state, sms_defences::test_numbers_create),
+        )
+        .route(
+            "/api/smsTestNumbers:update",
+            admin_write(state, sms_defences::test_numbers_update),
+        )
+        .route(
+            "/api/smsTestNumbers:destroy",
+            admin_write(state, sms_defences::test_numbers_destroy),
+        )
+        .route(
+            "/api/smsGuard:status",
+            signed_in(state, sms_defences::guard_status),
+        )
+        .route(
+            "/api/smsGuard:unblock",
+            admin_write(state, sms_defences::guard_unblock),
+        )
+        .route(
+            "/api/auditLogs:list",
+            signed_in(state, sms_defences::audit_list),
         )
 }
 

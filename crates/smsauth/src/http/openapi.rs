@@ -60,8 +60,8 @@ fn build() -> Value {
 
 /// The schemas of every request body and answer, plus the error envelope and page wrappers.
 fn components() -> Value {
-    use super::{authenticators, sessions, sms_otp, token_policy, users, verifiers};
-    use smsauth_core::domain::{authenticator, token_policy as policy, user, verifier};
+    use super::{authenticators, sessions, sms_defences, sms_otp, token_policy, users, verifiers};
+    use smsauth_core::domain::{authenticator, sms_policy, token_policy as policy, user, verifier};
     // Each type and the types it refers to (`User` names `Role`).
     let mut all = Vec::new();
     macro_rules! with_dependencies {
@@ -83,6 +83,9 @@ fn components() -> Value {
         verifiers::UnbindBody,
         users::UserBody,
         token_policy::TokenPolicyBody,
+        sms_defences::TestNumberBody,
+        sms_defences::UnblockBody,
+        sms_policy::SmsPolicy,
         user::User,
         authenticator::Authenticator,
         verifier::Verifier,

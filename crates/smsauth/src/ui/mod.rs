@@ -1,4 +1,5 @@
-//! The web pages (SPEC §14): `/signin`, `/admin`, `/account` and the API reference `/api/docs`
+//! The web pages (SPEC §14, and the SMS-defence tabs of SPEC §15): `/signin`, `/admin`,
+//! `/account` and the API reference `/api/docs`
 //! (SPEC §17), served from assets embedded in
 //! the binary. Pages are static HTML shells whose scripts call the JSON API, so the browser and
 //! any other client exercise exactly the same surface.
@@ -65,6 +66,26 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "admin-users.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/admin-users.js"),
+    ),
+    (
+        "admin-sms-policy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-sms-policy.js"),
+    ),
+    (
+        "admin-sms-guard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-sms-guard.js"),
+    ),
+    (
+        "admin-test-numbers.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-test-numbers.js"),
+    ),
+    (
+        "admin-audit.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-audit.js"),
     ),
     (
         "docs.js",

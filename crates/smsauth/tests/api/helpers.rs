@@ -57,6 +57,13 @@ pub fn contains_digit_run(hay: &[u8], code: &str) -> bool {
         .any(|run| run == code.as_bytes())
 }
 
+/// `X-Signature-256` of `body` under the webhook secret, as the webhook provider signs.
+pub fn webhook_signature(body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 /// A webhook SMS gateway: checks the signature like a real receiver would, records messages,
 /// and answers with a configurable status after a configurable delay.
 #[derive(Clone, Default)]
@@ -70,15 +77,28 @@ pub struct FakeSms {
     pub record_first: Arc<std::sync::atomic::AtomicBool>,
 }
 
-async fn receive(State(fake): State<FakeSms>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// Answers `{"id": "msg-<n>"}`, the message id delivery receipts name (SPEC §15.3); the id is
+/// recorded with the message as `_id`.
+async fn receive(
+    State(fake): State<FakeSms>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, axum::Json<Value>) {
+    let (status, id) = receive_inner(fake, headers, body).await;
+    (status, axum::Json(json!({ "id": id })))
+}
+
+async fn receive_inner(fake: FakeSms, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
     mac.update(&body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     if headers.get("x-signature-256").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         fake.bad_signatures.fetch_add(1, Ordering::SeqCst);
-        return StatusCode::UNAUTHORIZED;
+        return (StatusCode::UNAUTHORIZED, String::new());
     }
-    let message: Value = serde_json::from_slice(&body).unwrap();
+    let mut message: Value = serde_json::from_slice(&body).unwrap();
+    let id = format!("msg-{}", uuid::Uuid::new_v4().simple());
+    message["_id"] = json!(id);
     let record_first = fake.record_first.load(Ordering::SeqCst);
     if record_first {
         fake.messages.lock().unwrap().push(message.clone());
@@ -90,10 +110,11 @@ async fn receive(State(fake): State<FakeSms>, headers: HeaderMap, body: Bytes) -
     if !record_first {
         fake.messages.lock().unwrap().push(message);
     }
-    match fake.status.load(Ordering::SeqCst) {
+    let status = match fake.status.load(Ordering::SeqCst) {
         0 => StatusCode::OK,
         s => StatusCode::from_u16(s).unwrap(),
-    }
+    };
+    (status, id)
 }
 
 impl FakeSms {
@@ -121,6 +142,18 @@ impl FakeSms {
             .rev()
             .find(|m| m["phone"] == phone)
             .and_then(|m| m["code"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no SMS was sent to {phone}"))
+    }
+
+    /// The message id the fake answered for the last message to `phone`.
+    pub fn last_id(&self, phone: &str) -> String {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["phone"] == phone)
+            .and_then(|m| m["_id"].as_str().map(str::to_string))
             .unwrap_or_else(|| panic!("no SMS was sent to {phone}"))
     }
 
@@ -435,6 +468,35 @@ impl TestApp {
 
     pub fn advance(&self, secs: i64) {
         self.clock.advance(chrono::Duration::seconds(secs));
+    }
+
+    /// Sets the send counter `key` (`global-h`, `phone-h:+86…`) to `count` events in the
+    /// current 5-minute bucket, wherever the server keeps its counters (Redis or the store), as
+    /// if that many sends had just happened.
+    pub async fn fill_counter(&self, key: &str, count: i64) {
+        let now = self.clock_now().timestamp();
+        let bucket = now - now.rem_euclid(300);
+        match &self.settings.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.as_str()).unwrap();
+                let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+                redis::cmd("HSET")
+                    .arg(format!("{}:cnt:{key}", self.settings.redis_prefix))
+                    .arg(bucket)
+                    .arg(count)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            None => {
+                let db = self.db().await;
+                db.execute_owned(format!(
+                    "INSERT INTO sms_counters (key, bucket, count) VALUES ('{key}', {bucket}, {count})"
+                ))
+                .await;
+                db.close().await;
+            }
+        }
     }
 
     /// The SQLite file, when the test runs on SQLite.

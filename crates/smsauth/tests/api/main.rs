@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod attack_mix;
 mod bind;
 mod commands;
 mod connections;
@@ -21,5 +22,6 @@ mod robustness;
 mod security;
 mod send_code;
 mod sign_in;
+mod sms_defences;
 mod storage;
 mod tokens;

@@ -171,7 +171,12 @@ async fn provoke(app: &TestApp, key: &str, locale: &str) -> String {
 
 #[tokio::test]
 async fn every_spec_13_message_is_served_in_zh_cn_and_nl_nl() {
-    let app = spawn_app_with(|s| s.limits.send_per_phone_hour = 1).await;
+    let app = spawn_app_with(|s| {
+        s.limits.send_per_phone_hour = 1;
+        // Codes reach phones without an account, so PHONE_NOT_REGISTERED can be provoked.
+        s.sms_policy = serde_json::json!({"send_without_account": true});
+    })
+    .await;
     // Auto sign-up off so PHONE_NOT_REGISTERED can be provoked.
     let token = app.setup_sms(false).await;
     // Remove the SMS authenticator's competition so `basic` is the last enabled one.

@@ -214,7 +214,10 @@ async fn every_documented_body_field_is_parsed_with_its_documented_type() {
             let r = post(Value::Object(body)).await;
             assert_eq!(r.status, 400, "{action}.{name} = {bad}: {:?}", r.body);
             assert!(
-                matches!(r.code(), "INVALID_FIELD" | "INVALID_TOKEN_POLICY"),
+                matches!(
+                    r.code(),
+                    "INVALID_FIELD" | "INVALID_TOKEN_POLICY" | "INVALID_SMS_POLICY"
+                ),
                 "{action}.{name} = {bad}: {:?}",
                 r.body
             );

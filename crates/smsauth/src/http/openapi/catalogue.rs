@@ -91,6 +91,11 @@ impl RouteDoc {
                         "description": description, "schema": { "type": "string" } })
             })
             .collect();
+        if self.path.contains("{verifier}") {
+            out.push(json!({ "name": "verifier", "in": "path", "required": true,
+                "description": "The name of the verifier whose provider sends the receipts.",
+                "schema": { "type": "string" } }));
+        }
         if self.path.starts_with("/assets/") {
             out.push(json!({ "name": "file", "in": "path", "required": true,
                 "description": "File name.", "schema": { "type": "string" } }));
@@ -220,6 +225,10 @@ pub const TAGS: &[(&str, &str)] = &[
     ),
     ("tokenControlConfig", "Token and session lifetimes."),
     ("users", "User administration."),
+    (
+        "smsDefences",
+        "What SMS may be sent and paid for: the SMS policy, test numbers, delivery receipts and the audit log (SPEC §15).",
+    ),
     ("operations", "Health, keys, metrics and this reference."),
     ("pages", "The web pages served by the binary."),
 ];
@@ -231,7 +240,12 @@ const PAGE_SIZE: (&str, &str, bool) = ("pageSize", "Rows per page, 1 to 200 (20)
 const SEND_ERRORS: &[(u16, &[&str])] = &[
     (
         400,
-        &["INVALID_ACTION", "INVALID_VERIFIER", "InvalidReceiver"],
+        &[
+            "INVALID_ACTION",
+            "INVALID_VERIFIER",
+            "InvalidReceiver",
+            "DESTINATION_NOT_ALLOWED",
+        ],
     ),
     (429, &["RateLimit"]),
     (500, &["INVALID_PROVIDER"]),
@@ -717,6 +731,123 @@ pub static ROUTES: &[RouteDoc] = &[
         errors = &[(404, &["NOT_FOUND"])]
     ),
     route!(
+        "/api/smsPolicy:get",
+        "smsDefences",
+        Acl::Admin,
+        "Read the SMS policy",
+        "Allowed and denied countries, allowed number types, pumping detection, daily budgets and whether numbers without an account are sent codes (SPEC §15.1).",
+        Answer::Data("SmsPolicy")
+    ),
+    route!(
+        "/api/smsPolicy:update",
+        "smsDefences",
+        Acl::Admin,
+        "Change the SMS policy",
+        "The body is a patch: the fields it names change, objects are merged key by key. In force on every instance within a second; audited.",
+        Answer::Data("SmsPolicy"),
+        request = "SmsPolicy",
+        errors = &[(400, &["INVALID_SMS_POLICY"])]
+    ),
+    route!(
+        "/api/smsTestNumbers:list",
+        "smsDefences",
+        Acl::Admin,
+        "List test numbers",
+        "Numbers and prefixes with a fixed code (SPEC §15.4), expired ones included.",
+        Answer::Paged("TestNumber"),
+        query = &[PAGE, PAGE_SIZE]
+    ),
+    route!(
+        "/api/smsTestNumbers:create",
+        "smsDefences",
+        Acl::Root,
+        "Create a test number",
+        "Root only: a fixed code signs in as whoever owns the number. Sends to it call no provider and count against no limit or budget.",
+        Answer::Data("TestNumber"),
+        request = "TestNumberBody",
+        errors = &[(400, &["INVALID_TEST_NUMBER", "DUPLICATE"])]
+    ),
+    route!(
+        "/api/smsTestNumbers:update",
+        "smsDefences",
+        Acl::Root,
+        "Change a test number",
+        "Root only. The fields given change.",
+        Answer::Data("TestNumber"),
+        request = "TestNumberBody",
+        query = &[FILTER_BY_TK],
+        errors = &[
+            (400, &["INVALID_TEST_NUMBER", "DUPLICATE"]),
+            (404, &["NOT_FOUND"])
+        ]
+    ),
+    route!(
+        "/api/smsTestNumbers:destroy",
+        "smsDefences",
+        Acl::Root,
+        "Delete a test number",
+        "Root only.",
+        Answer::Null,
+        query = &[FILTER_BY_TK],
+        errors = &[(404, &["NOT_FOUND"])]
+    ),
+    route!(
+        "/api/smsGuard:status",
+        "smsDefences",
+        Acl::Admin,
+        "SMS-pumping detection: the current windows",
+        "Per number prefix and per country: codes sent and verified in the current window and any block in force, the worst first (SPEC §15.2).",
+        Answer::Data("GuardStatus")
+    ),
+    route!(
+        "/api/smsGuard:unblock",
+        "smsDefences",
+        Acl::Admin,
+        "Lift a pumping block",
+        "`{\"prefix\"}` or `{\"country\"}`; the window that caused it is forgotten too. Audited.",
+        Answer::Null,
+        request = "UnblockBody"
+    ),
+    route!(
+        "/api/auditLogs:list",
+        "smsDefences",
+        Acl::Admin,
+        "Search the audit log",
+        "Sign-ins, sends, blocks, receipts, revocations and administrators' writes, newest first (SPEC §15.5). Phones are masked; `phone` finds an exact number through a keyed hash.",
+        Answer::Paged("AuditEvent"),
+        query = &[
+            PAGE,
+            PAGE_SIZE,
+            (
+                "filter",
+                "JSON: `type` (prefix), `userId`, `phone`, `since`, `until` (RFC 3339).",
+                false
+            ),
+            ("type", "Type prefix (`sms.`).", false),
+            ("userId", "User id.", false),
+            ("phone", "An exact phone number.", false),
+            ("since", "RFC 3339 time, inclusive.", false),
+            ("until", "RFC 3339 time, inclusive.", false),
+        ],
+        errors = &[(400, &["INVALID_FIELD", "InvalidReceiver"])]
+    ),
+    route!(
+        "/api/smsDelivery:report/{verifier}",
+        "smsDefences",
+        Acl::Public,
+        "Receive delivery receipts",
+        "Where a provider pushes delivery receipts (SPEC §15.3, docs/providers.md): Twilio's StatusCallback (X-Twilio-Signature), the webhook provider (X-Signature-256), Aliyun and Tencent (`?token=`). Unknown message ids are ignored.",
+        Answer::Raw(
+            "application/json",
+            "The provider's documented acknowledgement."
+        ),
+        errors = &[
+            (400, &["INVALID_RECEIPT"]),
+            (401, &["RECEIPT_UNAUTHENTICATED"]),
+            (404, &["NOT_FOUND"])
+        ]
+    ),
+    route!(
         "/healthz",
         "operations",
         Acl::Public,
@@ -835,6 +966,40 @@ pub static ROUTES: &[RouteDoc] = &[
 pub fn extra_schemas() -> Vec<(&'static str, Value)> {
     let r = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
     vec![
+        (
+            "TestNumber",
+            json!({ "type": "object", "properties": {
+            "id": { "type": "integer" },
+            "phone": { "type": "string", "description": "E.164 number, or a prefix ending in `*`." },
+            "code": { "type": "string" },
+            "expiresAt": { "type": "string", "format": "date-time" },
+            "note": { "type": ["string", "null"] } } }),
+        ),
+        (
+            "GuardStatus",
+            json!({ "type": "object", "properties": {
+            "prefixes": { "type": "array", "items": { "type": "object", "properties": {
+                "prefix": { "type": "string" }, "country": { "type": ["string", "null"] },
+                "sent": { "type": "integer" }, "verified": { "type": "integer" },
+                "blockedUntil": { "type": ["string", "null"], "format": "date-time" } } } },
+            "countries": { "type": "array", "items": { "type": "object", "properties": {
+                "country": { "type": "string" }, "sent": { "type": "integer" },
+                "verified": { "type": "integer" }, "conversion": { "type": "number" },
+                "blockedUntil": { "type": ["string", "null"], "format": "date-time" } } } } } }),
+        ),
+        (
+            "AuditEvent",
+            json!({ "type": "object", "properties": {
+            "id": { "type": "integer" },
+            "time": { "type": "string", "format": "date-time" },
+            "type": { "type": "string", "description": "`signIn.success`, `signIn.failure`, `sms.sent`, `sms.failed`, `sms.blocked`, `sms.delivered`, `sms.undelivered`, `session.revoked`, `admin.<resource>.<action>`." },
+            "ip": { "type": ["string", "null"] },
+            "userId": { "type": ["integer", "null"] },
+            "phone": { "type": ["string", "null"], "description": "Masked: `+86*******8000`." },
+            "authenticator": { "type": ["string", "null"] },
+            "verifier": { "type": ["string", "null"] },
+            "detail": { "type": "object" } } }),
+        ),
         (
             "Errors",
             json!({ "type": "object", "required": ["errors"], "properties": { "errors": {

@@ -115,7 +115,6 @@ export function checkbox(labelText, attrs = {}) {
   return { box, node: el('label', { class: 'inline' }, box, labelText) };
 }
 
-/** An error line that screen readers announce. */
 /** A delete button that asks "Delete {name}?" before `remove()` runs. */
 export function deleteButton(id, name, remove, attrs = {}) {
   return el(
@@ -131,12 +130,61 @@ export function deleteButton(id, name, remove, attrs = {}) {
   );
 }
 
+/** The page buttons of a list whose answer had `meta` ({ page, totalPage }): "Previous",
+ *  "Page N of M", "Next"; `go(page)` loads another page. */
+export function pager(id, meta, go) {
+  const page = meta?.page || 1;
+  const total = Math.max(1, meta?.totalPage || 1);
+  return el(
+    'nav',
+    { class: 'toolbar pager', id, 'aria-label': t('admin.pages') },
+    el(
+      'button',
+      { type: 'button', class: 'secondary', id: `${id}-prev`, disabled: page <= 1, onclick: () => go(page - 1) },
+      t('admin.prevPage'),
+    ),
+    el('span', { id: `${id}-status` }, t('admin.pageOf', { page, total })),
+    el(
+      'button',
+      { type: 'button', class: 'secondary', id: `${id}-next`, disabled: page >= total, onclick: () => go(page + 1) },
+      t('admin.nextPage'),
+    ),
+  );
+}
+
+/** An ISO time as the reader's locale writes it, or '' for none. */
+export function formatTime(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(state.locale);
+}
+
+/** An ISO time as the value of an `<input type="datetime-local">` (the reader's time zone). */
+export function toLocalInput(iso) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** The value of an `<input type="datetime-local">` as an RFC 3339 UTC time, or null. */
+export function fromLocalInput(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** An error line that screen readers announce. */
 export function alertBox(id) {
   return el('p', { class: 'error', role: 'alert', id });
 }
 
 export function isAdmin(user) {
   return (user.roles || []).some((r) => r.name === 'admin' || r.name === 'root');
+}
+
+export function isRoot(user) {
+  return (user.roles || []).some((r) => r.name === 'root');
 }
 
 /** Only same-origin paths: `/x` but not `//evil.example` or `/\evil.example`. */

@@ -1,0 +1,268 @@
+//! `SendCounters` in the store, for deployments without Redis (SPEC §15.6).
+//!
+//! `take` increments every counter's current bucket first and judges afterwards, in one write
+//! transaction, rolling back on a refusal. The order is what makes it exact on PostgreSQL under
+//! READ COMMITTED: the upsert takes the bucket row's lock, so a concurrent `take` of the same
+//! counter waits for this one to commit or roll back and then increments the value it left;
+//! the older buckets of the window no longer change. Keys are upserted in sorted order, so two
+//! transactions never wait on each other's rows in a cycle. On SQLite the single writer
+//! serialises all of it anyway.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use smsauth_core::ports::counters::{Count, Full, SendCounters};
+use smsauth_core::ports::store::StoreResult;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
+
+use crate::{Dialect, SqlStore, Value, from_ms, map_err, ms};
+
+/// `prefix:+86138` → (`prefix`, `+86138`), the `sms_blocks` columns.
+fn block_parts(key: &str) -> StoreResult<(&str, &str)> {
+    match key.split_once(':') {
+        Some((kind @ ("prefix" | "country"), rest)) => Ok((kind, rest)),
+        _ => Err(smsauth_core::ports::store::StoreError::Unavailable(
+            anyhow::anyhow!("not a block key: {key}"),
+        )),
+    }
+}
+
+/// Counter rows are kept this long: the longest window (a day) and one bucket of it, with room.
+pub(crate) const RETENTION_SECS: i64 = 26 * 3600;
+
+/// `(key, bucket start, count)`.
+type Row = (String, i64, i64);
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+{
+    /// Every live bucket of `counts`' keys, in one statement.
+    async fn buckets<'e, E>(
+        executor: E,
+        counts: &[Count],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Row>>
+    where
+        E: Executor<'e, Database = DB>,
+    {
+        if counts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let oldest = counts
+            .iter()
+            .map(|c| c.oldest_counted(now))
+            .min()
+            .unwrap_or(0);
+        let placeholders: Vec<String> = (0..counts.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT key, bucket, count FROM sms_counters WHERE bucket > $1 AND key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(oldest);
+        for c in counts {
+            q = q.bind(c.key.clone());
+        }
+        q.fetch_all(executor).await.map_err(map_err::<DB>)
+    }
+}
+
+/// The first counter that is full given `rows`; `extra` is subtracted from the current bucket
+/// of every counter first (1 when `rows` already hold this request's increment).
+fn first_full(counts: &[Count], rows: &[Row], now: DateTime<Utc>, extra: i64) -> Option<Full> {
+    counts.iter().find_map(|c| {
+        let current = c.bucket_at(now);
+        let own: Vec<(i64, i64)> = rows
+            .iter()
+            .filter(|(k, _, _)| *k == c.key)
+            .map(|(_, b, n)| (*b, if *b == current { n - extra } else { *n }))
+            .collect();
+        c.judge(&own, now).map(|retry| Full {
+            what: c.what,
+            key: c.key.clone(),
+            retry_after_secs: retry,
+        })
+    })
+}
+
+#[async_trait]
+impl<DB> SendCounters for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    bool: Value<DB>,
+{
+    async fn take(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Option<Full>> {
+        if counts.is_empty() {
+            return Ok(None);
+        }
+        let mut sorted: Vec<&Count> = counts.iter().collect();
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut tx = self.write_tx(None).await?;
+        for c in &sorted {
+            sqlx::query(
+                "INSERT INTO sms_counters (key, bucket, count) VALUES ($1, $2, 1)
+                 ON CONFLICT (key, bucket) DO UPDATE SET count = sms_counters.count + 1",
+            )
+            .bind(c.key.clone())
+            .bind(c.bucket_at(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err::<DB>)?;
+        }
+        let rows = Self::buckets(&mut *tx, counts, now).await?;
+        if let Some(full) = first_full(counts, &rows, now, 1) {
+            tx.rollback().await.map_err(map_err::<DB>)?;
+            return Ok(Some(full));
+        }
+        tx.commit().await.map_err(map_err::<DB>)?;
+        Ok(None)
+    }
+
+    async fn peek(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Option<Full>> {
+        if counts.iter().all(|c| c.limit == 0) {
+            return Ok(None);
+        }
+        let rows = Self::buckets(&self.pool, counts, now).await?;
+        Ok(first_full(counts, &rows, now, 0))
+    }
+
+    async fn give_back(&self, counts: &[Count], taken_at: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.write_tx(None).await?;
+        for c in counts {
+            sqlx::query(
+                "UPDATE sms_counters SET count = count - 1
+                 WHERE key = $1 AND bucket = $2 AND count > 0",
+            )
+            .bind(c.key.clone())
+            .bind(c.bucket_at(taken_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err::<DB>)?;
+        }
+        tx.commit().await.map_err(map_err::<DB>)
+    }
+
+    async fn totals(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
+        let rows = Self::buckets(&self.pool, counts, now).await?;
+        Ok(counts
+            .iter()
+            .map(|c| {
+                let oldest = c.oldest_counted(now);
+                rows.iter()
+                    .filter(|(k, b, _)| *k == c.key && *b > oldest)
+                    .map(|(_, _, n)| n)
+                    .sum()
+            })
+            .collect())
+    }
+
+    async fn reset(&self, keys: &[String]) -> StoreResult<()> {
+        let mut tx = self.write_tx(None).await?;
+        for key in keys {
+            sqlx::query("DELETE FROM sms_counters WHERE key = $1")
+                .bind(key.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err::<DB>)?;
+        }
+        tx.commit().await.map_err(map_err::<DB>)
+    }
+
+    async fn active(
+        &self,
+        key_prefix: &str,
+        window_secs: i64,
+        now: DateTime<Utc>,
+        max: usize,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let probe = Count::new(
+            smsauth_core::ports::counters::Counted::Tally,
+            "",
+            window_secs,
+            0,
+        );
+        let pattern = format!(
+            "{}%",
+            key_prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT key, SUM(count) AS total FROM sms_counters
+             WHERE key LIKE $1 ESCAPE '\\' AND bucket > $2
+             GROUP BY key HAVING SUM(count) > 0 ORDER BY total DESC, key LIMIT $3",
+        )
+        .bind(pattern)
+        .bind(probe.oldest_counted(now))
+        .bind(max as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<DB>)?;
+        Ok(rows)
+    }
+
+    async fn block(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
+        let (kind, rest) = block_parts(key)?;
+        sqlx::query(
+            "INSERT INTO sms_blocks (kind, key, blocked_until, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (kind, key) DO UPDATE SET updated_at = $4,
+                 blocked_until = CASE WHEN sms_blocks.blocked_until > $4
+                     AND sms_blocks.blocked_until > $3 THEN sms_blocks.blocked_until ELSE $3 END",
+        )
+        .bind(kind.to_string())
+        .bind(rest.to_string())
+        .bind(ms(until))
+        .bind(ms(now))
+        .execute(&self.writer)
+        .await
+        .map_err(map_err::<DB>)?;
+        Ok(())
+    }
+
+    async fn blocked(
+        &self,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
+        let all = self.blocks(now).await?;
+        Ok(all.into_iter().filter(|(k, _)| keys.contains(k)).collect())
+    }
+
+    async fn blocks(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT kind, key, blocked_until FROM sms_blocks WHERE blocked_until > $1
+             ORDER BY blocked_until DESC",
+        )
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<DB>)?;
+        rows.into_iter()
+            .map(|(kind, key, until)| Ok((format!("{kind}:{key}"), from_ms(until)?)))
+            .collect()
+    }
+
+    async fn unblock(&self, key: &str) -> StoreResult<bool> {
+        let (kind, rest) = block_parts(key)?;
+        let done = sqlx::query("DELETE FROM sms_blocks WHERE kind = $1 AND key = $2")
+            .bind(kind.to_string())
+            .bind(rest.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(map_err::<DB>)?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+}
