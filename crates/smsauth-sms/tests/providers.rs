@@ -224,10 +224,7 @@ async fn aliyun_sends_a_signed_request_with_digits_and_template_param() {
     let s = sender("sms-aliyun", aliyun_settings(&url, SECRET));
     let accepted = s.send(&message(PHONE)).await.unwrap();
     // BizId is what Aliyun's report push names the message by.
-    assert_eq!(
-        accepted.message_id.as_deref(),
-        Some("900619746936498440^0")
-    );
+    assert_eq!(accepted.message_id.as_deref(), Some("900619746936498440^0"));
     let seen = fake.last();
     assert_eq!(seen["PhoneNumbers"], "8613800138000");
     assert_eq!(seen["SignName"], "短信签名");
@@ -621,7 +618,10 @@ async fn webhook_returns_the_receivers_id_when_it_gives_one() {
     ));
     // The console provider has no id to give.
     let console = sender("console", json!({}));
-    assert_eq!(console.send(&message(PHONE)).await.unwrap().message_id, None);
+    assert_eq!(
+        console.send(&message(PHONE)).await.unwrap().message_id,
+        None
+    );
 }
 
 #[test]

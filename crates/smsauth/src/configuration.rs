@@ -46,6 +46,7 @@ pub struct Settings {
     /// wire form's fields (`send_without_account` or `sendWithoutAccount` alike).
     pub sms_policy: serde_json::Value,
     pub audit: AuditSettings,
+    pub cors: CorsSettings,
     /// `SMSAUTH_PUBLIC_URL`: the address clients and providers reach this server at
     /// (`https://auth.example.com`); receipts are authenticated against it. Default
     /// `http://<listen>`.
@@ -209,9 +210,27 @@ impl Default for Settings {
             cache: CacheSettings::default(),
             sms_policy: default_policy_settings(),
             audit: AuditSettings::default(),
+            cors: CorsSettings::default(),
             public_url: None,
             dev: false,
             init_root: InitRoot::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CorsSettings {
+    /// Origins whose pages may call the API (`https://app.example.com`), or `*` for any
+    /// (SPEC §15.7). Tokens travel as bearer headers, never cookies, so `*` does not let other
+    /// sites act as a signed-in user.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        CorsSettings {
+            allowed_origins: vec!["*".into()],
         }
     }
 }
@@ -227,6 +246,18 @@ impl Default for AuditSettings {
     fn default() -> Self {
         AuditSettings { retention_days: 90 }
     }
+}
+
+/// `scheme://host[:port]` of `s`, when it is an http(s) URL with nothing after the authority.
+fn url_origin(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    let rest = rest.trim_end_matches('/');
+    let ok = matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    ok.then(|| format!("{scheme}://{rest}"))
 }
 
 /// The default SMS policy in the settings' own spelling (`send_without_account`), so that every
@@ -419,6 +450,15 @@ impl Settings {
     /// Refuses settings that would make the server unsafe or unusable, with the reason.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.initial_sms_policy()?;
+        for origin in &self.cors.allowed_origins {
+            let ok = origin == "*"
+                || url_origin(origin).is_some_and(|o| o == origin.trim_end_matches('/'));
+            if !ok {
+                bail!(
+                    "cors.allowed_origins: `{origin}` is not `*` or an origin like https://app.example.com"
+                );
+            }
+        }
         if !(6..=10).contains(&self.otp.code_length) {
             bail!("otp.code_length must be between 6 and 10");
         }

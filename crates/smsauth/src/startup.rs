@@ -186,6 +186,7 @@ impl Application {
                     .unwrap_or_else(|| format!("http://{}", settings.listen))
                     .trim_end_matches('/')
                     .to_string(),
+                cors_origins: cors_origins(&settings.cors.allowed_origins),
             }),
             readiness: Arc::new(probes),
             draining: draining.clone(),
@@ -317,6 +318,17 @@ async fn redis(settings: &Settings) -> anyhow::Result<Option<Arc<RedisRateCounte
         ))),
         None => Ok(None),
     }
+}
+
+/// The allowed origins as header values; none (any origin) when `*` is among them.
+fn cors_origins(configured: &[String]) -> Vec<axum::http::HeaderValue> {
+    if configured.iter().any(|o| o == "*") {
+        return Vec::new();
+    }
+    configured
+        .iter()
+        .filter_map(|o| o.trim_end_matches('/').parse().ok())
+        .collect()
 }
 
 /// Readiness of Redis: it answers `PING`.

@@ -182,8 +182,13 @@ impl SmsPolicy {
             list.sort();
             list.dedup();
         }
-        self.allowed_number_types.sort_by_key(|t| t.as_str());
-        self.allowed_number_types.dedup();
+        // Duplicates dropped, the order kept: it is the order the operator wrote them in.
+        let mut seen = Vec::with_capacity(self.allowed_number_types.len());
+        self.allowed_number_types.retain(|t| {
+            let first = !seen.contains(t);
+            seen.push(*t);
+            first
+        });
         self.budgets.per_country_per_day = std::mem::take(&mut self.budgets.per_country_per_day)
             .into_iter()
             .map(|(k, v)| (k.trim().to_ascii_uppercase(), v))

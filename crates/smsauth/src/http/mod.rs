@@ -43,6 +43,8 @@ pub struct HttpSettings {
     pub jwks: Option<serde_json::Value>,
     /// `public_url` (no trailing `/`): what providers' signed receipts were addressed to.
     pub public_url: String,
+    /// `cors.allowed_origins`; empty means any origin (`*`).
+    pub cors_origins: Vec<header::HeaderValue>,
 }
 
 /// What every handler can reach.
@@ -286,6 +288,40 @@ fn signed_in_routes(state: &AppState) -> Routes {
         )
 }
 
+/// Every request header of SPEC §1, named: `Access-Control-Allow-Headers: *` does not cover
+/// `Authorization` (Fetch standard), so a wildcard would stop a cross-origin page from sending
+/// its bearer token.
+const CORS_HEADERS: [&str; 10] = [
+    "authorization",
+    "content-type",
+    "x-authenticator",
+    "x-locale",
+    "x-role",
+    "x-hostname",
+    "x-timezone",
+    "x-app",
+    "x-with-acl-meta",
+    "x-request-id",
+];
+
+/// CORS for the configured origins (SPEC §15.7). No credentials mode: the token is a bearer
+/// header, never a cookie.
+fn cors(origins: &[header::HeaderValue]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers(CORS_HEADERS.map(header::HeaderName::from_static))
+        .expose_headers([
+            header::HeaderName::from_static("x-new-token"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.is_empty() {
+        layer.allow_origin(Any)
+    } else {
+        layer.allow_origin(origins.to_vec())
+    }
+}
+
 /// The whole HTTP surface and the paths it serves.
 pub fn router(state: AppState) -> (Router, Vec<&'static str>) {
     let routes = public_routes()
@@ -322,16 +358,7 @@ pub fn router(state: AppState) -> (Router, Vec<&'static str>) {
             state.metrics.clone(),
             metrics::record,
         ))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods(Any)
-                .allow_headers(Any)
-                .expose_headers([
-                    header::HeaderName::from_static("x-new-token"),
-                    header::HeaderName::from_static("x-request-id"),
-                ]),
-        )
+        .layer(cors(&state.http.cors_origins))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             layers::request_log,

@@ -314,3 +314,50 @@ async fn on_sigterm_readiness_fails_first_while_requests_are_still_served() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// 2,000 idle connections and a client trickling its request head do not slow a sign-in by SMS
+/// (SPEC §15.7): each connection costs the server a parked task, not a worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_thousand_idle_connections_and_a_slow_client_leave_sign_in_as_fast_as_before() {
+    let app = spawn_app_with(|_| {}).await;
+    app.setup_sms(true).await;
+    let median_sign_in = |from: usize| {
+        let app = &app;
+        async move {
+            let mut times = Vec::new();
+            for i in from..from + 7 {
+                let started = Instant::now();
+                app.sms_token(&format!("+86138{i:04}5678")).await;
+                times.push(started.elapsed());
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let before = median_sign_in(0).await;
+    let target = addr(&app);
+    let mut idle = Vec::new();
+    for _ in 0..2000 {
+        idle.push(TcpStream::connect(&target).await.unwrap());
+    }
+    let slow = tokio::spawn({
+        let target = target.clone();
+        async move {
+            let mut s = TcpStream::connect(target).await.unwrap();
+            for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1234567890" {
+                if s.write_all(&[*b]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    let during = median_sign_in(100).await;
+    // Generous: the point is that idle connections cost nothing, not a benchmark.
+    assert!(
+        during <= before * 3 + Duration::from_millis(250),
+        "sign-in took {during:?} with 2,000 idle connections, {before:?} without"
+    );
+    slow.abort();
+    drop(idle);
+}

@@ -256,3 +256,39 @@ async fn a_redis_that_goes_away_gives_503_and_readiness_says_so() {
         crate::helpers::into_resp(app.http.get(app.url("/readyz")).send().await.unwrap()).await;
     ready.assert_error(503, "SERVICE_UNAVAILABLE");
 }
+
+/// An SMS policy change and a new test number on one instance are in force on the other within
+/// a second (SPEC §15.1), even right after the other has cached the old ones.
+#[tokio::test]
+async fn sms_policy_and_test_numbers_reach_the_other_instance_within_a_second() {
+    let a = spawn_app().await;
+    let root = a.setup_sms(true).await;
+    let b = a.peer().await;
+    assert_eq!(b.send_code("+4915123456789").await.status, 200);
+    let r = a
+        .admin(
+            &root,
+            "smsPolicy:update",
+            json!({"deniedCountries": ["DE"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    within_a_second(|| async {
+        b.send_code("+4915123456788").await.code() == "DESTINATION_NOT_ALLOWED"
+    })
+    .await;
+    b.send_code("+15550100")
+        .await
+        .assert_error(400, "InvalidReceiver");
+    let expires = (a.clock_now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = a
+        .admin(
+            &root,
+            "smsTestNumbers:create",
+            json!({"phone": "+15550100", "code": "864209", "expiresAt": expires}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    within_a_second(|| async { b.send_code("+15550100").await.status == 200 }).await;
+    assert_eq!(b.sign_in_sms("+15550100", "864209").await.status, 200);
+}

@@ -358,3 +358,72 @@ async fn the_global_send_cap_is_on_by_default() {
     app.advance(3600 + 300 + 1);
     assert_eq!(app.send_code("+8613800138000").await.status, 200);
 }
+
+/// A browser page on another origin may send its bearer token: the preflight names every
+/// request header of SPEC §1 (a `*` would not cover `Authorization`), and only configured
+/// origins are let in when a list is set (SPEC §15.7).
+#[tokio::test]
+async fn cors_lets_a_page_of_another_origin_send_its_bearer_token() {
+    let preflight = |app: &crate::helpers::TestApp, origin: &'static str| {
+        let req = app
+            .http
+            .request(reqwest::Method::OPTIONS, app.url("/api/auth:check"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type,x-authenticator,x-locale",
+            );
+        async move { req.send().await.unwrap() }
+    };
+    let app = spawn_app().await;
+    let r = preflight(&app, "https://app.example.com").await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in [
+        "authorization",
+        "content-type",
+        "x-authenticator",
+        "x-locale",
+        "x-request-id",
+    ] {
+        assert!(allowed.contains(h), "{h} not in {allowed}");
+    }
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let token = app.admin_token().await;
+    let r = app
+        .http
+        .post(app.url("/api/auth:check"))
+        .header("Origin", "https://app.example.com")
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-new-token"), "{exposed}");
+
+    let listed = crate::helpers::spawn_app_with(|s| {
+        s.cors.allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let r = preflight(&listed, "https://app.example.com").await;
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let r = preflight(&listed, "https://evil.example").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}

@@ -527,6 +527,15 @@ async fn the_audit_log_records_sign_ins_sends_and_writes_and_filters_them() {
         .await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
     assert_eq!(r.body["meta"]["count"], all.len());
+    // A send every provider refused is `sms.failed`.
+    app.sms.answer(500);
+    app.send_code("+8613800138006")
+        .await
+        .assert_error(502, "SEND_FAILED");
+    app.sms.answer(0);
+    let failed = audit(&app, &token, json!({"type": "sms.failed"})).await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["phone"], "+86*******8006");
     // Sign-out is a revocation; members may not read the log; bad filters are 400.
     let r = app
         .post(
@@ -735,5 +744,175 @@ async fn registered_and_unregistered_phones_get_the_same_answers_in_the_same_tim
     assert!(
         (a - b).abs() <= 2.0,
         "sign-in: registered {a:.2} ms, unregistered {b:.2} ms"
+    );
+}
+
+/// A provider API that takes every message and answers `body` (the message id in it).
+async fn fake_provider(status: u16, body: Value) -> String {
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move {
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                axum::Json(body),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn receipts_from_twilio_aliyun_and_tencent_are_authenticated_their_way() {
+    const PUBLIC: &str = "https://auth.example.com";
+    let app = spawn_app_with(|s| {
+        s.public_url = Some(PUBLIC.into());
+        s.sms_policy["send_without_account"] = json!(true);
+    })
+    .await;
+    let token = app.admin_token().await;
+    let twilio = fake_provider(201, json!({"sid": "SM0001", "status": "queued"})).await;
+    let aliyun = fake_provider(
+        200,
+        json!({"Code": "OK", "BizId": "900001^0", "RequestId": "r"}),
+    )
+    .await;
+    let tencent = fake_provider(
+        200,
+        json!({"Response": {"SendStatusSet": [{"Code": "Ok", "SerialNo": "2433:1"}], "RequestId": "r"}}),
+    )
+    .await;
+    for (name, provider, settings) in [
+        (
+            "tw",
+            "twilio",
+            json!({"accountSid": "AC1", "authToken": "twilio-token", "from": "+15005550006", "baseUrl": twilio}),
+        ),
+        (
+            "ali",
+            "sms-aliyun",
+            json!({"accessKeyId": "id", "accessKeySecret": "secret", "endpoint": aliyun, "sign": "S", "template": "SMS_1", "receiptToken": "ali-token"}),
+        ),
+        (
+            "tc",
+            "sms-tencent",
+            json!({"secretId": "id", "secretKey": "secret", "region": "ap-guangzhou", "endpoint": tencent, "SignName": "S", "SmsSdkAppId": "1400", "TemplateId": "1", "receiptToken": "tc-token"}),
+        ),
+    ] {
+        let r = app
+            .admin(
+                &token,
+                "verifiers:create",
+                json!({"name": name, "verificationType": "sms-otp", "options": {"provider": provider, "settings": settings}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{name}: {:?}", r.body);
+    }
+    let send = |verifier: &'static str, phone: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "smsOTP:publicCreate",
+                json!({"action": "auth:signIn", "verifier": verifier, "uuid": phone}),
+                &[],
+            )
+            .await
+        }
+    };
+    for (v, p) in [
+        ("tw", "+8613800138001"),
+        ("ali", "+8613800138002"),
+        ("tc", "+8613800138003"),
+    ] {
+        let r = send(v, p).await;
+        assert_eq!(r.status, 200, "{v}: {:?}", r.body);
+    }
+    let push = |verifier: &str, query: &str, headers: Vec<(&'static str, String)>, body: String| {
+        let mut req = app
+            .http
+            .post(app.url(&format!("/api/smsDelivery:report/{verifier}{query}")))
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move { into_resp(req.send().await.unwrap()).await }
+    };
+
+    // Twilio: signed over the public URL and the form parameters.
+    let params = vec![
+        ("AccountSid".to_string(), "AC1".to_string()),
+        ("MessageSid".to_string(), "SM0001".to_string()),
+        ("MessageStatus".to_string(), "undelivered".to_string()),
+        ("ErrorCode".to_string(), "30003".to_string()),
+    ];
+    let form = serde_urlencoded::to_string(&params).unwrap();
+    let url = format!("{PUBLIC}/api/smsDelivery:report/tw");
+    let good = smsauth_sms::receipts::twilio_signature("twilio-token", &url, &params);
+    let forged = smsauth_sms::receipts::twilio_signature("guessed", &url, &params);
+    let form_type = (
+        "Content-Type",
+        "application/x-www-form-urlencoded".to_string(),
+    );
+    push(
+        "tw",
+        "",
+        vec![form_type.clone(), ("X-Twilio-Signature", forged)],
+        form.clone(),
+    )
+    .await
+    .assert_error(401, "RECEIPT_UNAUTHENTICATED");
+    let r = push(
+        "tw",
+        "",
+        vec![form_type, ("X-Twilio-Signature", good)],
+        form,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    // Aliyun and Tencent: the verifier's token in the query.
+    let ali = json!([{"phone_number": "13800138002", "success": true, "err_code": "DELIVERED",
+                      "biz_id": "900001^0", "report_time": "2026-12-02 10:00:05"}])
+    .to_string();
+    push("ali", "?token=wrong", vec![], ali.clone())
+        .await
+        .assert_error(401, "RECEIPT_UNAUTHENTICATED");
+    push("ali", "", vec![], ali.clone())
+        .await
+        .assert_error(401, "RECEIPT_UNAUTHENTICATED");
+    let r = push("ali", "?token=ali-token", vec![], ali).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body, json!({"code": 0, "msg": "成功"}));
+    let tc = json!([{"mobile": "13800138003", "nationcode": "86", "report_status": "SUCCESS",
+                     "errmsg": "DELIVRD", "sid": "2433:1"}])
+    .to_string();
+    push("tc", "?token=ali-token", vec![], tc.clone())
+        .await
+        .assert_error(401, "RECEIPT_UNAUTHENTICATED");
+    let r = push("tc", "?token=tc-token", vec![], tc).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body, json!({"result": 0, "errmsg": "OK"}));
+
+    let delivered = audit(&app, &token, json!({"type": "sms.delivered"})).await;
+    let mut by: Vec<&str> = delivered
+        .iter()
+        .map(|e| e["verifier"].as_str().unwrap())
+        .collect();
+    by.sort();
+    assert_eq!(by, ["ali", "tc"]);
+    let undelivered = audit(&app, &token, json!({"type": "sms.undelivered"})).await;
+    assert_eq!(undelivered.len(), 1);
+    assert_eq!(undelivered[0]["verifier"], "tw");
+    assert_eq!(undelivered[0]["detail"]["errorCode"], "30003");
+    assert_eq!(undelivered[0]["phone"], "+86*******8001");
+    // The secret settings are masked when read back.
+    let r = app
+        .admin(&token, "verifiers:get?filterByTk=ali", json!({}))
+        .await;
+    assert_eq!(
+        r.body["data"]["options"]["settings"]["receiptToken"],
+        "******"
     );
 }
