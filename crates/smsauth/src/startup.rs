@@ -138,6 +138,7 @@ pub async fn assemble(
         audit: AuditSink::start(ports.audit.clone()),
         audit_store: ports.audit,
         provider_latency: Arc::default(),
+        refusals: Arc::default(),
         tokens: codec,
         clock,
         hasher: CodeHasher::new(hmac_key),

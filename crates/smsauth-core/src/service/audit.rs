@@ -30,6 +30,48 @@ enum Command {
 /// The queue in front of the audit store.
 pub struct AuditSink {
     tx: mpsc::Sender<Command>,
+    repeats: Repeats,
+}
+
+/// Seconds in which repeats of one refusal are folded into one event.
+const REPEAT_WINDOW_SECS: i64 = 60;
+/// Keys remembered at most before old ones are dropped.
+const REPEAT_KEYS: usize = 100_000;
+
+/// Folds repeats of one event (`sms.blocked` for one phone and reason) within a minute into the
+/// next one recorded, so that a client hammering a refused send cannot write one audit row per
+/// request: the log says how many were folded (`detail.repeats`), and its volume is bounded by
+/// the distinct phones tried, not by the request rate.
+#[derive(Default)]
+struct Repeats {
+    seen: std::sync::Mutex<std::collections::HashMap<String, (i64, u64)>>,
+}
+
+impl Repeats {
+    /// `Some(folded)` when an event for `key` is to be recorded now, with how many were folded
+    /// since the last one; `None` to fold this one.
+    fn admit(&self, key: &str, now: DateTime<Utc>) -> Option<u64> {
+        let t = now.timestamp();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= REPEAT_KEYS {
+            seen.retain(|_, (since, _)| t - *since < REPEAT_WINDOW_SECS);
+        }
+        match seen.get_mut(key) {
+            Some((since, folded)) if t - *since < REPEAT_WINDOW_SECS => {
+                *folded += 1;
+                None
+            }
+            Some(entry) => {
+                let folded = entry.1;
+                *entry = (t, 0);
+                Some(folded)
+            }
+            None => {
+                seen.insert(key.to_string(), (t, 0));
+                Some(0)
+            }
+        }
+    }
 }
 
 impl AuditSink {
@@ -37,13 +79,21 @@ impl AuditSink {
     pub fn start(store: Arc<dyn AuditStore>) -> Arc<AuditSink> {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(write_loop(store, rx));
-        Arc::new(AuditSink { tx })
+        Arc::new(AuditSink {
+            tx,
+            repeats: Repeats::default(),
+        })
     }
 
     pub async fn record(&self, event: AuditEvent) {
         if self.tx.send(Command::Event(Box::new(event))).await.is_err() {
             tracing::error!("the audit writer has stopped; an event was not recorded");
         }
+    }
+
+    /// Whether an event for `key` is recorded now (`Some(folded repeats)`) or folded.
+    pub fn admit(&self, key: &str, now: DateTime<Utc>) -> Option<u64> {
+        self.repeats.admit(key, now)
     }
 
     /// Waits until every event queued before this call is stored (or failed to be).
@@ -149,6 +199,23 @@ impl<'a> EventBuilder<'a> {
 }
 
 /// `auditLogs:list` filters as the API gives them.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_within_a_minute_are_folded_into_the_next_event() {
+        let r = Repeats::default();
+        let t = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        assert_eq!(r.admit("a", t(0)), Some(0));
+        assert_eq!(r.admit("a", t(1)), None);
+        assert_eq!(r.admit("a", t(59)), None);
+        assert_eq!(r.admit("b", t(59)), Some(0));
+        assert_eq!(r.admit("a", t(60)), Some(2));
+        assert_eq!(r.admit("a", t(61)), None);
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub kind_prefix: Option<String>,

@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod error;
 pub mod pumping;
 pub mod receipts;
+pub mod refusals;
 pub mod send_code;
 pub mod sessions;
 pub mod sign_in;
@@ -90,6 +91,8 @@ pub struct Core {
     pub audit: Arc<audit::AuditSink>,
     pub audit_store: Arc<dyn AuditStore>,
     pub provider_latency: Arc<delivery::ProviderLatency>,
+    /// Send counters this instance has seen full, until they free up.
+    pub refusals: Arc<refusals::KnownRefusals>,
     pub tokens: Arc<dyn TokenCodec>,
     pub clock: Arc<dyn Clock>,
     pub hasher: CodeHasher,

@@ -30,6 +30,9 @@ pub struct PrefixStatus {
     pub country: Option<String>,
     pub sent: i64,
     pub verified: i64,
+    /// Delivery receipts in the window (SPEC §15.3): a pumped range is often undeliverable.
+    pub delivered: i64,
+    pub undelivered: i64,
     pub blocked_until: Option<DateTime<Utc>>,
 }
 
@@ -40,6 +43,8 @@ pub struct CountryStatus {
     pub country: String,
     pub sent: i64,
     pub verified: i64,
+    pub delivered: i64,
+    pub undelivered: i64,
     pub conversion: f64,
     pub blocked_until: Option<DateTime<Utc>>,
 }
@@ -48,6 +53,15 @@ pub struct CountryStatus {
 pub struct GuardStatus {
     pub prefixes: Vec<PrefixStatus>,
     pub countries: Vec<CountryStatus>,
+}
+
+/// One prefix's or country's window.
+struct WindowRow {
+    name: String,
+    sent: i64,
+    verified: i64,
+    delivered: i64,
+    undelivered: i64,
 }
 
 /// What `smsGuard:unblock` lifts.
@@ -244,42 +258,79 @@ impl Core {
     }
 
     /// The windows of one kind (`p` prefixes, `c` countries) that counted sends, with their
-    /// verified counts: `(prefix or country, sent, verified)`, the most sends first.
+    /// verified and delivery counts, the most sends first.
     async fn window_rows(
         &self,
         kind: &str,
         window_secs: i64,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(String, i64, i64)>, ServiceError> {
+    ) -> Result<Vec<WindowRow>, ServiceError> {
         let sent_prefix = format!("pump-sent:{kind}:");
         let sent = self
             .send_counters
             .active(&sent_prefix, window_secs, now, STATUS_ROWS)
             .await?;
-        let verified: Vec<Count> = sent
+        let names: Vec<String> = sent
             .iter()
-            .map(|(k, _)| {
-                let name = k.trim_start_matches(&sent_prefix);
-                Count::new(
-                    Counted::Tally,
-                    format!("pump-ver:{kind}:{name}"),
-                    window_secs,
-                    0,
-                )
+            .map(|(k, _)| k.trim_start_matches(&sent_prefix).to_string())
+            .collect();
+        let counts: Vec<Count> = names
+            .iter()
+            .flat_map(|name| {
+                ["pump-ver", "pump-del", "pump-undel"].map(|what| {
+                    Count::new(
+                        Counted::Tally,
+                        format!("{what}:{kind}:{name}"),
+                        window_secs,
+                        0,
+                    )
+                })
             })
             .collect();
-        let verified = self.send_counters.totals(&verified, now).await?;
-        Ok(sent
+        let totals = self.send_counters.totals(&counts, now).await?;
+        Ok(names
             .into_iter()
-            .zip(verified)
-            .map(|((key, sent), verified)| {
-                (
-                    key.trim_start_matches(&sent_prefix).to_string(),
-                    sent,
-                    verified,
-                )
+            .zip(sent)
+            .zip(totals.chunks(3))
+            .map(|((name, (_, sent)), t)| WindowRow {
+                name,
+                sent,
+                verified: t.first().copied().unwrap_or(0),
+                delivered: t.get(1).copied().unwrap_or(0),
+                undelivered: t.get(2).copied().unwrap_or(0),
             })
             .collect())
+    }
+
+    /// A delivery receipt for a code sent to `phone`: counted in its prefix's and country's
+    /// windows for `smsGuard:status`.
+    pub(super) async fn pumping_receipt(
+        &self,
+        phone: &Phone,
+        delivered: bool,
+    ) -> Result<(), ServiceError> {
+        let policy = self.sms_policy().await?;
+        let p = &policy.pumping;
+        if p.mode == PumpingMode::Off {
+            return Ok(());
+        }
+        let what = if delivered { "pump-del" } else { "pump-undel" };
+        let mut counts = vec![Count::new(
+            Counted::Tally,
+            format!("{what}:p:{}", phone.prefix()),
+            i64::from(p.prefix_window_minutes) * 60,
+            0,
+        )];
+        if let Some(c) = phone.region() {
+            counts.push(Count::new(
+                Counted::Tally,
+                format!("{what}:c:{c}"),
+                i64::from(p.country_window_minutes) * 60,
+                0,
+            ));
+        }
+        self.send_counters.take(&counts, self.clock.now()).await?;
+        Ok(())
     }
 
     /// `smsGuard:status`: the current windows, the worst first.
@@ -291,32 +342,33 @@ impl Core {
         let until = |key: &str| blocks.iter().find(|(k, _)| k == key).map(|(_, u)| *u);
         let prefix_secs = i64::from(p.prefix_window_minutes) * 60;
         let country_secs = i64::from(p.country_window_minutes) * 60;
-        let sent = self.window_rows("p", prefix_secs, now).await?;
-        let mut prefixes: Vec<PrefixStatus> = sent
+        let rows = self.window_rows("p", prefix_secs, now).await?;
+        let mut prefixes: Vec<PrefixStatus> = rows
             .into_iter()
-            .map(|(prefix, sent, verified)| {
-                let country = Phone::test_number(&format!("{prefix}0000"))
+            .map(|r| PrefixStatus {
+                blocked_until: until(&prefix_block(&r.name)),
+                country: Phone::test_number(&format!("{}0000", r.name))
                     .region()
-                    .map(str::to_string);
-                PrefixStatus {
-                    blocked_until: until(&prefix_block(&prefix)),
-                    prefix,
-                    country,
-                    sent,
-                    verified,
-                }
+                    .map(str::to_string),
+                prefix: r.name,
+                sent: r.sent,
+                verified: r.verified,
+                delivered: r.delivered,
+                undelivered: r.undelivered,
             })
             .collect();
         prefixes.sort_by_key(|s| std::cmp::Reverse(s.sent - s.verified));
-        let sent = self.window_rows("c", country_secs, now).await?;
-        let mut countries: Vec<CountryStatus> = sent
+        let rows = self.window_rows("c", country_secs, now).await?;
+        let mut countries: Vec<CountryStatus> = rows
             .into_iter()
-            .map(|(country, sent, verified)| CountryStatus {
-                blocked_until: until(&country_block(&country)),
-                conversion: verified as f64 / sent.max(1) as f64,
-                country,
-                sent,
-                verified,
+            .map(|r| CountryStatus {
+                blocked_until: until(&country_block(&r.name)),
+                conversion: r.verified as f64 / r.sent.max(1) as f64,
+                country: r.name,
+                sent: r.sent,
+                verified: r.verified,
+                delivered: r.delivered,
+                undelivered: r.undelivered,
             })
             .collect();
         countries.sort_by(|a, b| {
@@ -334,6 +386,8 @@ impl Core {
                     country: None,
                     sent: 0,
                     verified: 0,
+                    delivered: 0,
+                    undelivered: 0,
                     blocked_until: Some(*until),
                 });
             }
@@ -344,6 +398,8 @@ impl Core {
                     country: country.to_string(),
                     sent: 0,
                     verified: 0,
+                    delivered: 0,
+                    undelivered: 0,
                     conversion: 0.0,
                     blocked_until: Some(*until),
                 });

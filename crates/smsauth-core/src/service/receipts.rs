@@ -1,6 +1,6 @@
 //! Delivery receipts (SPEC §15.3): a provider's report that an SMS reached the phone or did
 //! not, authenticated by the provider module, recorded on the code it is about, counted in the
-//! metrics and written to the audit log.
+//! metrics and in the pumping windows `smsGuard:status` shows, and written to the audit log.
 
 use serde_json::json;
 
@@ -51,10 +51,14 @@ impl Core {
             if !target.changed {
                 continue;
             }
-            let country = Phone::parse(&target.receiver, None)
-                .ok()
+            let phone = Phone::parse(&target.receiver, None).ok();
+            let country = phone
+                .as_ref()
                 .and_then(|p| p.region().map(str::to_string))
                 .unwrap_or_else(|| "unknown".into());
+            if let Some(phone) = &phone {
+                self.pumping_receipt(phone, delivered).await?;
+            }
             let (outcome, kind) = if delivered {
                 (SmsOutcome::Delivered, "sms.delivered")
             } else {

@@ -177,14 +177,25 @@ impl Core {
         let country = phone.region().unwrap_or("unknown");
         let provider = verifier.provider().unwrap_or("unknown");
         let now = self.clock.now();
-        let blocked = |reason: BlockReason| async move {
+        // `folding` names what repeats of this refusal have in common: the phone for a refused
+        // destination, the counter for a spent limit (one address asking for many phones is
+        // one refusal repeated, not many).
+        let blocked = |reason: BlockReason, folding: String| async move {
             self.telemetry.sms_blocked(reason);
             self.telemetry.sms(provider, country, SmsOutcome::Blocked);
+            let key = format!("sms.blocked|{}|{folding}", reason.as_str());
+            let Some(repeats) = self.audit.admit(&key, now) else {
+                return;
+            };
             self.event("sms.blocked")
                 .phone(phone)
                 .ip(client_ip)
                 .verifier(&verifier.name)
-                .detail(json!({ "reason": reason.as_str(), "action": action.as_str() }))
+                .detail(json!({
+                    "reason": reason.as_str(),
+                    "action": action.as_str(),
+                    "repeats": repeats,
+                }))
                 .record()
                 .await;
         };
@@ -197,13 +208,24 @@ impl Core {
                 None,
             ),
             None => {
+                // A limit this instance saw full answers before anything else is looked up.
+                if let Some(full) = self
+                    .refusals
+                    .known(&self.limit_counts(phone, client_ip), now)
+                {
+                    blocked(BlockReason::Limit, full.key.clone()).await;
+                    return Err(ServiceError::SendLimited {
+                        retry_after_secs: full.retry_after_secs,
+                        limit: full.what,
+                    });
+                }
                 let policy = self.sms_policy().await?;
                 if !policy.country_allowed(phone.region()) {
-                    blocked(BlockReason::Country).await;
+                    blocked(BlockReason::Country, phone.as_str().to_string()).await;
                     return Err(ServiceError::DestinationNotAllowed);
                 }
                 if !policy.number_type_allowed(phone.number_type()) {
-                    blocked(BlockReason::NumberType).await;
+                    blocked(BlockReason::NumberType, phone.as_str().to_string()).await;
                     return Err(ServiceError::DestinationNotAllowed);
                 }
                 let suppressed = action == OtpAction::SignIn
@@ -212,7 +234,7 @@ impl Core {
                 if !suppressed
                     && let Some(retry_after_secs) = self.pumping_block(&policy, phone, now).await?
                 {
-                    blocked(BlockReason::Pumping).await;
+                    blocked(BlockReason::Pumping, phone.prefix().to_string()).await;
                     return Err(ServiceError::SendLimited {
                         retry_after_secs,
                         limit: Counted::PumpingPrefix,
@@ -243,6 +265,14 @@ impl Core {
             .timed("counters_take", self.send_counters.take(&counts, now))
             .await?;
         if let Some(full) = full {
+            // Only the limits of the settings, which cannot change while the process runs: a
+            // budget or a pumping threshold an admin raises must be in force at once.
+            if matches!(
+                full.what,
+                Counted::PhoneHour | Counted::PhoneDay | Counted::IpHour | Counted::GlobalHour
+            ) {
+                self.refusals.remember(&full, now);
+            }
             let (reason, retry_after_secs) = match (full.what, &policy) {
                 (Counted::PumpingPrefix, Some(policy)) => (
                     BlockReason::Pumping,
@@ -251,7 +281,11 @@ impl Core {
                 (what, _) if what.is_budget() => (BlockReason::Budget, full.retry_after_secs),
                 _ => (BlockReason::Limit, full.retry_after_secs),
             };
-            blocked(reason).await;
+            let folding = match full.what {
+                Counted::PumpingPrefix => phone.prefix().to_string(),
+                _ => full.key.clone(),
+            };
+            blocked(reason, folding).await;
             return Err(ServiceError::SendLimited {
                 retry_after_secs,
                 limit: full.what,
@@ -375,10 +409,8 @@ impl Core {
         }
     }
 
-    /// The counters one send takes (SPEC §8, §15.1): the per-phone, per-address and global
-    /// limits always (so a phone without an account runs into the same limits as one with);
-    /// the budgets only when an SMS is really paid for.
-    fn send_counts(&self, policy: &SmsPolicy, phone: &Phone, ip: &str, paid: bool) -> Vec<Count> {
+    /// The limits of SPEC §8 one send to `phone` from `ip` takes (those switched off left out).
+    fn limit_counts(&self, phone: &Phone, ip: &str) -> Vec<Count> {
         let l = self.settings.send_limits;
         let (hour, day) = (3600, 86_400);
         let p = phone.as_str();
@@ -398,6 +430,16 @@ impl Core {
             Count::new(Counted::IpHour, format!("ip-h:{ip}"), hour, l.per_ip_hour),
             Count::new(Counted::GlobalHour, "global-h", hour, l.global_hour),
         ];
+        counts.retain(|c| c.limit > 0);
+        counts
+    }
+
+    /// The counters one send takes (SPEC §8, §15.1): the per-phone, per-address and global
+    /// limits always (so a phone without an account runs into the same limits as one with);
+    /// the budgets only when an SMS is really paid for.
+    fn send_counts(&self, policy: &SmsPolicy, phone: &Phone, ip: &str, paid: bool) -> Vec<Count> {
+        let day = 86_400;
+        let mut counts = self.limit_counts(phone, ip);
         if paid {
             if policy.budgets.global_per_day > 0 {
                 counts.push(Count::new(

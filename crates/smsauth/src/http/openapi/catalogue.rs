@@ -981,10 +981,12 @@ pub fn extra_schemas() -> Vec<(&'static str, Value)> {
             "prefixes": { "type": "array", "items": { "type": "object", "properties": {
                 "prefix": { "type": "string" }, "country": { "type": ["string", "null"] },
                 "sent": { "type": "integer" }, "verified": { "type": "integer" },
+                "delivered": { "type": "integer" }, "undelivered": { "type": "integer" },
                 "blockedUntil": { "type": ["string", "null"], "format": "date-time" } } } },
             "countries": { "type": "array", "items": { "type": "object", "properties": {
                 "country": { "type": "string" }, "sent": { "type": "integer" },
                 "verified": { "type": "integer" }, "conversion": { "type": "number" },
+                "delivered": { "type": "integer" }, "undelivered": { "type": "integer" },
                 "blockedUntil": { "type": ["string", "null"], "format": "date-time" } } } } } }),
         ),
         (

@@ -33,7 +33,13 @@ function unblockButton(act, id, name, body) {
 }
 
 /** Columns of numbers, right-aligned like their cells. */
-const NUMERIC = new Set(['admin.guard.sent', 'admin.guard.verified', 'admin.guard.conversion']);
+const NUMERIC = new Set([
+  'admin.guard.sent',
+  'admin.guard.verified',
+  'admin.guard.delivered',
+  'admin.guard.undelivered',
+  'admin.guard.conversion',
+]);
 
 function table(id, headers, rows, columns) {
   return el(
@@ -72,6 +78,8 @@ export function view(shell) {
       el('td', {}, r.country || ''),
       el('td', { class: 'num' }, String(r.sent ?? 0)),
       el('td', { class: 'num' }, String(r.verified ?? 0)),
+      el('td', { class: 'num' }, String(r.delivered ?? 0)),
+      el('td', { class: 'num' }, String(r.undelivered ?? 0)),
       el('td', {}, blocked(r) ? formatTime(r.blockedUntil) : '—'),
       el(
         'td',
@@ -89,6 +97,8 @@ export function view(shell) {
       el('td', {}, r.country || ''),
       el('td', { class: 'num' }, String(r.sent ?? 0)),
       el('td', { class: 'num' }, String(r.verified ?? 0)),
+      el('td', { class: 'num' }, String(r.delivered ?? 0)),
+      el('td', { class: 'num' }, String(r.undelivered ?? 0)),
       el('td', { class: 'num' }, percent(r.conversion)),
       el('td', {}, blocked(r) ? formatTime(r.blockedUntil) : '—'),
       el(
@@ -119,11 +129,13 @@ export function view(shell) {
         'admin.guard.country',
         'admin.guard.sent',
         'admin.guard.verified',
+        'admin.guard.delivered',
+        'admin.guard.undelivered',
         'admin.guard.blockedUntil',
         'admin.actions',
       ],
       prefixRows,
-      6,
+      8,
     ),
     el('h2', { class: 'section' }, t('admin.guard.countries')),
     table(
@@ -132,12 +144,14 @@ export function view(shell) {
         'admin.guard.country',
         'admin.guard.sent',
         'admin.guard.verified',
+        'admin.guard.delivered',
+        'admin.guard.undelivered',
         'admin.guard.conversion',
         'admin.guard.blockedUntil',
         'admin.actions',
       ],
       countryRows,
-      6,
+      8,
     ),
   ];
 }
