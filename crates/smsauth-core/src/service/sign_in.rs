@@ -75,10 +75,21 @@ impl Core {
         let (kind, detail) = match &result {
             Ok(_) => ("signIn.success", serde_json::json!({})),
             Err(ServiceError::Unavailable(_) | ServiceError::Unexpected(_)) => return result,
-            Err(e) => (
-                "signIn.failure",
-                serde_json::json!({ "reason": e.reason() }),
-            ),
+            Err(e) => {
+                // Guessing is repeated failure: repeats for one phone (or, without one, one
+                // address) within a minute are folded into the next event, so a guessing run
+                // costs the log a row a minute, not a row a guess.
+                let reason = e.reason();
+                let who = req.phone.as_deref().unwrap_or(client_ip);
+                let key = format!("signIn.failure|{authenticator}|{reason}|{who}");
+                let Some(repeats) = self.audit.admit(&key, self.clock.now()) else {
+                    return result;
+                };
+                (
+                    "signIn.failure",
+                    serde_json::json!({ "reason": reason, "repeats": repeats }),
+                )
+            }
         };
         let mut event = self
             .event(kind)
