@@ -101,8 +101,16 @@ impl Core {
         Ok(policy)
     }
 
-    pub async fn test_numbers(&self) -> Result<Vec<TestNumber>, ServiceError> {
-        Ok(self.config.test_numbers().await?)
+    /// Every test number; an administrator who is not root sees the codes masked, since a code
+    /// signs in as whoever owns the number.
+    pub async fn test_numbers(&self, actor: &User) -> Result<Vec<TestNumber>, ServiceError> {
+        let mut all = self.config.test_numbers().await?;
+        if !actor.is_root() {
+            for t in &mut all {
+                t.code = "******".into();
+            }
+        }
+        Ok(all)
     }
 
     pub async fn create_test_number(

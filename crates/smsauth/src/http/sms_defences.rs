@@ -81,12 +81,12 @@ fn test_number_json(t: &smsauth_core::domain::test_number::TestNumber) -> Value 
 
 pub async fn test_numbers_list(
     State(app): State<AppState>,
-    _: Admin,
+    Admin(me): Admin,
     params: Params,
 ) -> ApiResult<Response> {
     let all: Vec<Value> = app
         .core
-        .test_numbers()
+        .test_numbers(&me.user)
         .await?
         .iter()
         .map(test_number_json)
