@@ -96,13 +96,10 @@ where
         f: &AuditFilter,
         page: PageRequest,
     ) -> StoreResult<(Vec<AuditEntry>, u64)> {
-        let prefix = f.kind_prefix.as_ref().map(|p| {
-            let escaped = p
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("{escaped}%")
-        });
+        let prefix = f
+            .kind_prefix
+            .as_ref()
+            .map(|p| format!("{}%", crate::rows::like_escaped(p)));
         let key = f.phone_key.map(|k| k.to_vec());
         let (since, until) = (f.since.map(ms), f.until.map(ms));
         let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;

@@ -201,13 +201,7 @@ where
             window_secs,
             0,
         );
-        let pattern = format!(
-            "{}%",
-            key_prefix
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("{}%", crate::rows::like_escaped(key_prefix));
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT key, SUM(count) AS total FROM sms_counters
              WHERE key LIKE $1 ESCAPE '\\' AND bucket > $2
@@ -246,8 +240,31 @@ where
         keys: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
-        let all = self.blocks(now).await?;
-        Ok(all.into_iter().filter(|(k, _)| keys.contains(k)).collect())
+        // Read on every paid send: one statement for the rows asked for, not every block in
+        // force (a pumping run can leave many).
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let parts: Vec<(&str, &str)> = keys
+            .iter()
+            .map(|k| block_parts(k))
+            .collect::<Result<_, _>>()?;
+        let clauses: Vec<String> = (0..parts.len())
+            .map(|i| format!("(kind = ${} AND key = ${})", 2 * i + 2, 2 * i + 3))
+            .collect();
+        let sql = format!(
+            "SELECT kind, key, blocked_until FROM sms_blocks WHERE blocked_until > $1 AND ({})",
+            clauses.join(" OR ")
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ms(now));
+        for (kind, rest) in &parts {
+            q = q.bind(kind.to_string()).bind(rest.to_string());
+        }
+        let rows: Vec<(String, String, i64)> =
+            q.fetch_all(&self.pool).await.map_err(map_err::<DB>)?;
+        rows.into_iter()
+            .map(|(kind, key, until)| Ok((format!("{kind}:{key}"), from_ms(until)?)))
+            .collect()
     }
 
     async fn blocks(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, DateTime<Utc>)>> {

@@ -131,6 +131,13 @@ impl UserRow {
     }
 }
 
+/// `s` with the `LIKE` wildcards escaped for `ESCAPE '\'`, so it matches only itself.
+pub fn like_escaped(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 pub fn json_text(v: &serde_json::Value) -> String {
     v.to_string()
 }

@@ -107,6 +107,7 @@ on_both_backends!(
     codes_and_throttle,
     receipts_move_a_sent_record_once,
     counters_are_exact,
+    blocks_are_set_found_and_lifted,
     sms_configuration_and_audit_round_trip,
     throttle_counts_first_and_resets,
     sessions_renew_reuse_and_revoke,

@@ -783,6 +783,45 @@ pub async fn counters_are_exact<S: Store>(store: Arc<S>) {
     assert_eq!(store.totals(&[limit], now()).await.unwrap(), vec![0]);
 }
 
+/// Pumping blocks: set, extended only forward, looked up by key, listed, lifted.
+pub async fn blocks_are_set_found_and_lifted<S: Store>(store: Arc<S>) {
+    let (p, c) = ("prefix:+861380013".to_string(), "country:GB".to_string());
+    let later = now() + Duration::minutes(60);
+    store.block(&p, later, now()).await.unwrap();
+    store
+        .block(&p, now() + Duration::minutes(5), now())
+        .await
+        .unwrap();
+    store
+        .block(&c, now() + Duration::minutes(10), now())
+        .await
+        .unwrap();
+    let found = store
+        .blocked(&[p.clone(), "prefix:+86139".to_string()], now())
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        vec![(p.clone(), later)],
+        "a shorter block does not shorten it"
+    );
+    assert_eq!(store.blocks(now()).await.unwrap().len(), 2);
+    assert!(
+        store
+            .blocked(std::slice::from_ref(&c), now() + Duration::minutes(11))
+            .await
+            .unwrap()
+            .is_empty(),
+        "an ended block is not found"
+    );
+    assert!(store.unblock(&p).await.unwrap());
+    assert!(!store.unblock(&p).await.unwrap());
+    assert_eq!(
+        store.blocked(&[p, c.clone()], now()).await.unwrap().len(),
+        1
+    );
+}
+
 /// The SMS policy, test numbers and the audit log round-trip.
 pub async fn sms_configuration_and_audit_round_trip<S: Store>(store: Arc<S>) {
     assert_eq!(store.sms_policy().await.unwrap(), None);

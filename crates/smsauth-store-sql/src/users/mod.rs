@@ -280,13 +280,9 @@ where
         page: PageRequest,
     ) -> StoreResult<(Vec<User>, u64)> {
         let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
-        let pattern = filter.search.map(|s| {
-            let escaped = s
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let pattern = filter
+            .search
+            .map(|s| format!("%{}%", crate::rows::like_escaped(&s)));
         const WHERE: &str =
             "($1 IS NULL OR phone LIKE $1 ESCAPE '\\' OR username LIKE $1 ESCAPE '\\'
              OR email LIKE $1 ESCAPE '\\' OR nickname LIKE $1 ESCAPE '\\')";
