@@ -42,7 +42,7 @@ test('every key the page scripts use exists', () => {
   for (const file of readdirSync(assets).filter((f) => f.endsWith('.js'))) {
     const js = readFileSync(new URL(file, assets), 'utf8');
     for (const m of js.matchAll(/\bt\('([a-zA-Z.]+)'/g)) used.add(m[1]);
-    for (const m of js.matchAll(/'((?:admin|account|signin|nav|unit|code)\.[a-zA-Z.]+)'/g)) used.add(m[1]);
+    for (const m of js.matchAll(/'((?:admin|account|signin|nav|unit|code|oidc)\.[a-zA-Z.]+)'/g)) used.add(m[1]);
   }
   for (const tab of [
     'authenticators',
@@ -53,6 +53,7 @@ test('every key the page scripts use exists', () => {
     'smsGuard',
     'testNumbers',
     'audit',
+    'oidcClients',
   ]) {
     used.add(`admin.tab.${tab}`);
   }

@@ -17,6 +17,7 @@ mod audit;
 mod config;
 mod counters;
 pub mod dialect;
+mod oidc;
 mod otp;
 mod rows;
 mod sessions;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 use smsauth_core::ports::audit::AuditStore;
 use smsauth_core::ports::counters::SendCounters;
+use smsauth_core::ports::oidc::OidcStore;
 use smsauth_core::ports::otp_store::OtpStore;
 use smsauth_core::ports::store::{ConfigStore, SessionStore, StoreError, UserStore};
 use sqlx::pool::PoolOptions;
@@ -79,6 +81,7 @@ pub struct Ports {
     /// Send counters in the store, for deployments without Redis.
     pub counters: Arc<dyn SendCounters>,
     pub audit: Arc<dyn AuditStore>,
+    pub oidc: Arc<dyn OidcStore>,
 }
 
 /// What is true of every stored database: the same ports, readiness and housekeeping, whichever
@@ -111,8 +114,14 @@ pub async fn open(
 impl<DB> Store for SqlStore<DB>
 where
     DB: Dialect,
-    SqlStore<DB>:
-        UserStore + ConfigStore + SessionStore + OtpStore + SendCounters + AuditStore + 'static,
+    SqlStore<DB>: UserStore
+        + ConfigStore
+        + SessionStore
+        + OtpStore
+        + SendCounters
+        + AuditStore
+        + OidcStore
+        + 'static,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: Value<DB>,
@@ -125,7 +134,8 @@ where
             sessions: shared.clone(),
             otps: shared.clone(),
             counters: shared.clone(),
-            audit: shared,
+            audit: shared.clone(),
+            oidc: shared,
         }
     }
 
@@ -147,6 +157,9 @@ where
         }
         if let Err(e) = SessionStore::purge(self, now).await {
             tracing::warn!(error = %e, "purging the token blacklist failed");
+        }
+        if let Err(e) = OidcStore::purge_codes(self, now).await {
+            tracing::warn!(error = %e, "purging authorization codes failed");
         }
     }
 

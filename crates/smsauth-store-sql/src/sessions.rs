@@ -41,7 +41,7 @@ where
             .map_err(map_err::<DB>)?;
         sqlx::query(
             "INSERT INTO issued_tokens (id, jti, issued_at, sign_in_at, user_id, authenticator,
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 created_at, updated_at, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(s.id.to_string())
         .bind(s.jti.to_string())
@@ -51,6 +51,7 @@ where
         .bind(&s.authenticator)
         .bind(ms(s.issued_at))
         .bind(ms(s.issued_at))
+        .bind(s.parent.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
         .map_err(map_err::<DB>)?;
@@ -77,7 +78,7 @@ where
             if ms(now) - renewed_at > window_secs * 1000 {
                 // A renewed token came back after its grace window: someone kept a copy. End
                 // the session so that neither copy works any more (SPEC §5.5).
-                sqlx::query("DELETE FROM issued_tokens WHERE id = $1")
+                sqlx::query("DELETE FROM issued_tokens WHERE id = $1 OR parent_id = $1")
                     .bind(&session)
                     .execute(&mut *tx)
                     .await
@@ -163,9 +164,49 @@ where
         })
     }
 
+    async fn session(&self, jti: Uuid) -> StoreResult<Option<Session>> {
+        let row: Option<(String, i64, i64, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, issued_at, sign_in_at, user_id, authenticator, parent_id
+             FROM issued_tokens WHERE jti = $1",
+        )
+        .bind(jti.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err::<DB>)?;
+        let Some((id, issued_at, sign_in_at, user_id, authenticator, parent)) = row else {
+            return Ok(None);
+        };
+        let uuid = |s: &str| {
+            Uuid::parse_str(s)
+                .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("session id: {e}")))
+        };
+        Ok(Some(Session {
+            id: uuid(&id)?,
+            jti,
+            user_id,
+            authenticator,
+            issued_at: from_ms(issued_at)?,
+            sign_in_at: from_ms(sign_in_at)?,
+            parent: parent.as_deref().map(uuid).transpose()?,
+        }))
+    }
+
     async fn end_session(&self, jti: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM issued_tokens WHERE jti = $1")
-            .bind(jti.to_string())
+        // One statement: the session and the sessions started from it go together.
+        sqlx::query(
+            "DELETE FROM issued_tokens WHERE jti = $1
+                 OR parent_id IN (SELECT id FROM issued_tokens WHERE jti = $1)",
+        )
+        .bind(jti.to_string())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err::<DB>)?;
+        Ok(())
+    }
+
+    async fn end_session_by_id(&self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM issued_tokens WHERE id = $1 OR parent_id = $1")
+            .bind(id.to_string())
             .execute(&self.writer)
             .await
             .map_err(map_err::<DB>)?;

@@ -111,4 +111,5 @@ on_both_backends!(
     sms_configuration_and_audit_round_trip,
     throttle_counts_first_and_resets,
     sessions_renew_reuse_and_revoke,
+    oidc_clients_codes_and_grants,
 );

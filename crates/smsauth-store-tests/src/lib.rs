@@ -17,6 +17,7 @@ use smsauth_core::domain::user::UserDraft;
 use smsauth_core::domain::verifier::VerifierDraft;
 use smsauth_core::ports::audit::{AuditEvent, AuditFilter, AuditStore};
 use smsauth_core::ports::counters::{Count, Counted, SendCounters};
+use smsauth_core::ports::oidc::OidcStore;
 use smsauth_core::ports::otp_store::{
     Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, ReceiptTarget, SendOutcome,
     ThrottlePolicy,
@@ -27,13 +28,24 @@ use smsauth_core::ports::store::{
 };
 use uuid::Uuid;
 
+mod oidc;
+
+pub use oidc::oidc_clients_codes_and_grants;
+
 /// What a store must implement to be held to these stories.
 pub trait Store:
-    UserStore + ConfigStore + SessionStore + OtpStore + SendCounters + AuditStore + 'static
+    UserStore + ConfigStore + SessionStore + OtpStore + SendCounters + AuditStore + OidcStore + 'static
 {
 }
 impl<T> Store for T where
-    T: UserStore + ConfigStore + SessionStore + OtpStore + SendCounters + AuditStore + 'static
+    T: UserStore
+        + ConfigStore
+        + SessionStore
+        + OtpStore
+        + SendCounters
+        + AuditStore
+        + OidcStore
+        + 'static
 {
 }
 
@@ -985,6 +997,7 @@ fn session(user_id: i64, jti: Uuid, at: DateTime<Utc>) -> Session {
         authenticator: "basic".into(),
         issued_at: at,
         sign_in_at: at,
+        parent: None,
     }
 }
 

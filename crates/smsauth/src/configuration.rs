@@ -98,6 +98,10 @@ pub struct JwtSettings {
     /// Several instances must share it (or the data directory).
     #[serde(skip_serializing)]
     pub private_key: Option<SecretString>,
+    /// Base64 PKCS#8 RSA key (2048 bits or more) of the OpenID Provider's RS256 tokens;
+    /// generated into the data directory (`oidc-rs256.pk8`) when unset. Instances must share it.
+    #[serde(skip_serializing)]
+    pub oidc_rsa_private_key: Option<SecretString>,
 }
 
 /// Connection and request limits of the HTTP server (SPEC §15.7).
@@ -345,15 +349,17 @@ impl Default for JwtSettings {
             algorithm: "EdDSA".into(),
             secret: None,
             private_key: None,
+            oidc_rsa_private_key: None,
         }
     }
 }
 
 /// Settings that are never serialised (secrets), by their dotted key.
-pub const SECRET_KEYS: [&str; 4] = [
+pub const SECRET_KEYS: [&str; 5] = [
     "otp.hmac_key",
     "jwt.secret",
     "jwt.private_key",
+    "jwt.oidc_rsa_private_key",
     "metrics.token",
 ];
 

@@ -156,7 +156,7 @@ pub fn ed25519_public(pkcs8: &[u8]) -> anyhow::Result<(Vec<u8>, String)> {
 
 /// The key id: the first 12 bytes of the public key's SHA-256 (through aws-lc-rs, already
 /// linked for the signatures), base64url.
-fn key_id(public: &[u8]) -> String {
+pub(crate) fn key_id(public: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public);
     URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12])
 }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod i18n;
 pub mod jwt;
 pub mod keys;
+pub mod oidc_keys;
 pub mod serve;
 pub mod startup;
 pub mod telemetry;

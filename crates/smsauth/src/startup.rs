@@ -27,6 +27,7 @@ use crate::http::limits::RequestLimits;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, HttpSettings, router};
 use crate::jwt::JwtCodec;
+use crate::oidc_keys::OidcKeys;
 use crate::serve::{self, ConnLimits};
 use crate::{bootstrap, keys};
 use smsauth_redis::RedisRateCounter;
@@ -42,6 +43,46 @@ pub struct Application {
     core: Arc<Core>,
     clock: Arc<dyn Clock>,
     conn_limits: ConnLimits,
+}
+
+/// The Ed25519 signing key: `jwt.private_key`, else the key file (generated on first start).
+/// The OpenID Provider signs EdDSA ID tokens with it whatever the API tokens use.
+fn ed25519_key(settings: &Settings, dir: &Path) -> anyhow::Result<Vec<u8>> {
+    match &settings.jwt.private_key {
+        Some(b64) => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.expose_secret().trim())
+                .context("jwt.private_key must be a base64 PKCS#8 Ed25519 key")
+        }
+        None => keys::load_or_create(&dir.join(keys::ED25519_KEY_FILE), keys::ed25519_pkcs8),
+    }
+}
+
+/// The OpenID Provider's keys, and the JWKS with every public key: the API codec's (the
+/// Ed25519 key and the retired ones it still trusts) and the RS256 key.
+fn oidc_keys(
+    settings: &Settings,
+    dir: &Path,
+    codec: &JwtCodec,
+) -> anyhow::Result<(OidcKeys, serde_json::Value)> {
+    let ed = ed25519_key(settings, dir)?;
+    let keys = match &settings.jwt.oidc_rsa_private_key {
+        Some(b64) => {
+            use base64::Engine;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64.expose_secret().trim())
+                .context("jwt.oidc_rsa_private_key must be a base64 PKCS#8 RSA key")?;
+            OidcKeys::from_der(&der, &ed)?
+        }
+        None => OidcKeys::load(dir, &ed)?,
+    };
+    let mut list: Vec<serde_json::Value> = codec
+        .jwks()
+        .and_then(|j| j.get("keys").and_then(|k| k.as_array()).cloned())
+        .unwrap_or_else(|| vec![keys.ed_jwk()]);
+    list.push(keys.rsa_jwk().clone());
+    Ok((keys, serde_json::json!({ "keys": list })))
 }
 
 /// `now` (unix seconds) decides which retired keys are still needed.
@@ -65,15 +106,9 @@ fn token_codec(settings: &Settings, dir: &Path, now: i64) -> anyhow::Result<JwtC
             Ok(JwtCodec::hs256(&secret))
         }
         _ => match &settings.jwt.private_key {
-            Some(b64) => {
-                use base64::Engine;
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(b64.expose_secret().trim())
-                    .context("jwt.private_key must be a base64 PKCS#8 Ed25519 key")?;
-                JwtCodec::ed25519(&der)
-            }
+            Some(_) => JwtCodec::ed25519(&ed25519_key(settings, dir)?),
             None => JwtCodec::ed25519_with_retired(
-                &keys::load_or_create(&dir.join(keys::ED25519_KEY_FILE), keys::ed25519_pkcs8)?,
+                &ed25519_key(settings, dir)?,
                 &keys::retired_keys(dir, now)?,
             ),
         },
@@ -85,7 +120,8 @@ pub struct Assembled {
     pub core: Core,
     pub store: Arc<dyn Store>,
     pub redis: Option<Arc<RedisRateCounter>>,
-    pub jwks: Option<serde_json::Value>,
+    pub jwks: serde_json::Value,
+    pub oidc: Arc<OidcKeys>,
 }
 
 /// Opens the store (running migrations), connects to Redis and loads the keys.
@@ -103,7 +139,7 @@ pub async fn assemble(
         &settings.data_dir,
         clock.now().timestamp(),
     )?);
-    let jwks = codec.jwks();
+    let (oidc, jwks) = oidc_keys(settings, &settings.data_dir, &codec)?;
     let ports = store.ports();
     let redis = redis(settings).await?;
     let counters: Arc<dyn RateCounter> = match &redis {
@@ -132,6 +168,7 @@ pub async fn assemble(
         config: cached.config,
         sessions: cached.sessions,
         otps: ports.otps,
+        oidc: ports.oidc,
         providers: Arc::new(ProviderRegistry::new()?),
         counters,
         send_counters,
@@ -152,6 +189,7 @@ pub async fn assemble(
         store,
         redis,
         jwks,
+        oidc: Arc::new(oidc),
     })
 }
 
@@ -167,6 +205,7 @@ impl Application {
             store,
             redis,
             jwks,
+            oidc,
         } = assemble(&settings, clock.clone(), metrics.clone()).await?;
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store.clone()))];
@@ -175,16 +214,22 @@ impl Application {
         }
         bootstrap::run(&core, &settings).await?;
         let core = Arc::new(core);
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let bound = listener.local_addr()?;
         let state = AppState {
             core: core.clone(),
             http: Arc::new(HttpSettings {
                 trusted_proxies: settings.trusted_proxies.clone(),
-                jwks,
+                jwks: Some(jwks),
+                // Without a setting, the address really bound (`:0` becomes its port): the
+                // issuer must be a URL clients can reach.
                 public_url: settings
                     .public_url
                     .clone()
                     .filter(|u| !u.trim().is_empty())
-                    .unwrap_or_else(|| format!("http://{}", settings.listen))
+                    .unwrap_or_else(|| format!("http://{bound}"))
                     .trim_end_matches('/')
                     .to_string(),
                 cors_origins: cors_origins(&settings.cors.allowed_origins),
@@ -197,6 +242,7 @@ impl Application {
                 Duration::from_secs(settings.http.body_timeout_secs.max(1)),
                 metrics,
             ),
+            oidc,
         };
         let max_connections = serve::connection_cap(settings.http.max_connections);
         tracing::info!(max_connections, "connection cap");
@@ -206,9 +252,6 @@ impl Application {
             max_connections,
             shutdown_grace: Duration::from_secs(10),
         };
-        let listener = TcpListener::bind(&settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let (router, paths) = router(state);
         Ok(Application {
             listener,

@@ -65,9 +65,19 @@ impl SessionStore for CachedSessions {
         super::read_through(&self.maps.tokens, jti, self.inner.token_state(jti)).await
     }
 
+    async fn session(&self, jti: Uuid) -> StoreResult<Option<Session>> {
+        self.inner.session(jti).await
+    }
+
     async fn end_session(&self, jti: Uuid) -> StoreResult<()> {
-        let _clear = ClearOnDrop(|| self.maps.tokens.remove(&jti));
+        // The sessions started from this one have other token ids.
+        let _clear = ClearOnDrop(|| self.maps.tokens.clear());
         self.inner.end_session(jti).await
+    }
+
+    async fn end_session_by_id(&self, id: Uuid) -> StoreResult<()> {
+        let _clear = ClearOnDrop(|| self.maps.tokens.clear());
+        self.inner.end_session_by_id(id).await
     }
 
     async fn end_user_sessions(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()> {

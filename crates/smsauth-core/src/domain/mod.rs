@@ -2,6 +2,7 @@
 
 pub mod authenticator;
 pub mod duration;
+pub mod oidc;
 pub mod otp;
 pub mod password;
 pub mod phone;

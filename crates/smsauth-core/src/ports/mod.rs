@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clock;
 pub mod counters;
 pub mod limits;
+pub mod oidc;
 pub mod otp_store;
 pub mod sms;
 pub mod store;

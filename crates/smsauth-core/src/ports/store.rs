@@ -191,6 +191,9 @@ pub struct Session {
     pub authenticator: String,
     pub issued_at: DateTime<Utc>,
     pub sign_in_at: DateTime<Utc>,
+    /// The session this one was started from: an OIDC grant's browser session (SPEC §16).
+    /// Ending a session ends the sessions started from it.
+    pub parent: Option<Uuid>,
 }
 
 /// The answer to a renewal request for one expired token.
@@ -238,8 +241,13 @@ pub trait SessionStore: Send + Sync {
     async fn blacklist(&self, jti: Uuid, expires_at: DateTime<Utc>) -> StoreResult<()>;
     /// Blacklist and session state of `jti`, in one round trip (it is read on every request).
     async fn token_state(&self, jti: Uuid) -> StoreResult<TokenState>;
-    /// Deletes the session whose current token is `jti` (sign-out).
+    /// The session whose current token is `jti`.
+    async fn session(&self, jti: Uuid) -> StoreResult<Option<Session>>;
+    /// Deletes the session whose current token is `jti` (sign-out), and the sessions started
+    /// from it.
     async fn end_session(&self, jti: Uuid) -> StoreResult<()>;
+    /// Deletes the session `id` and the sessions started from it.
+    async fn end_session_by_id(&self, id: Uuid) -> StoreResult<()>;
     /// Ends every session of the user: every token issued before this call stops working.
     async fn end_user_sessions(&self, user_id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// Removes blacklist entries and renewal markers that can no longer matter.

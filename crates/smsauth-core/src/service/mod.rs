@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod configuration;
 pub mod delivery;
 pub mod error;
+pub mod oidc;
 pub mod pumping;
 pub mod receipts;
 pub mod refusals;
@@ -25,6 +26,7 @@ use crate::ports::audit::AuditStore;
 use crate::ports::clock::Clock;
 use crate::ports::counters::SendCounters;
 use crate::ports::limits::RateCounter;
+use crate::ports::oidc::OidcStore;
 use crate::ports::otp_store::{OtpStore, SendLimits, ThrottlePolicy};
 use crate::ports::sms::SmsProviderFactory;
 use crate::ports::store::{ConfigStore, SessionStore, UserStore};
@@ -83,6 +85,8 @@ pub struct Core {
     pub config: Arc<dyn ConfigStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub otps: Arc<dyn OtpStore>,
+    /// OpenID Provider clients, consents and codes (SPEC §16).
+    pub oidc: Arc<dyn OidcStore>,
     pub providers: Arc<dyn SmsProviderFactory>,
     pub counters: Arc<dyn RateCounter>,
     /// Send limits, budgets and pumping windows (SPEC §15.6): Redis when configured, else

@@ -46,6 +46,7 @@ impl Core {
             authenticator: authenticator.to_string(),
             issued_at: now,
             sign_in_at: now,
+            parent: None,
         };
         let oldest = now - Duration::seconds(policy.session_ttl);
         self.timed(

@@ -144,12 +144,15 @@ fn keys(settings: &Settings) -> anyhow::Result<String> {
     if settings.otp.hmac_key.is_none() {
         files.push("otp-hmac.key");
     }
-    if settings.jwt.algorithm == "HS256" {
-        if settings.jwt.secret.is_none() {
-            files.push("jwt-hs256.key");
-        }
-    } else if settings.jwt.private_key.is_none() {
+    if settings.jwt.algorithm == "HS256" && settings.jwt.secret.is_none() {
+        files.push("jwt-hs256.key");
+    }
+    // The Ed25519 key also signs EdDSA ID tokens, so it is read in HS256 mode too.
+    if settings.jwt.private_key.is_none() {
         files.push(crate::keys::ED25519_KEY_FILE);
+    }
+    if settings.jwt.oidc_rsa_private_key.is_none() {
+        files.push(crate::oidc_keys::RSA_KEY_FILE);
     }
     for file in files {
         let path = settings.data_dir.join(file);

@@ -32,12 +32,19 @@ pub async fn locale(mut req: Request, next: Next) -> Response {
     resp
 }
 
+/// Marks an error answer whose body a protocol defines (OAuth 2.0's `{"error"}`, the OpenID
+/// Provider's error page): [`error_body`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnErrorBody;
+
 /// Writes the `{"errors":[{message, code}]}` envelope in the request's locale for every error
 /// answer: ours (an [`ApiError`] extension) and the framework's (404, 405, 413 …).
 pub async fn error_body(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || resp.extensions().get::<OwnErrorBody>().is_some()
+    {
         return resp;
     }
     let locale = resp

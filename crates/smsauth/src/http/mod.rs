@@ -9,6 +9,8 @@ pub mod health;
 pub mod layers;
 pub mod limits;
 pub mod metrics;
+mod oidc;
+mod oidc_clients;
 pub mod openapi;
 mod sessions;
 mod sms_defences;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: limits::RequestLimits,
+    /// The OpenID Provider's signing keys (SPEC §16).
+    pub oidc: Arc<crate::oidc_keys::OidcKeys>,
 }
 
 /// `{"data": value}`.
@@ -286,6 +290,30 @@ fn signed_in_routes(state: &AppState) -> Routes {
             "/api/auditLogs:list",
             signed_in(state, sms_defences::audit_list),
         )
+        .route(
+            "/api/oidcClients:list",
+            signed_in(state, oidc_clients::list),
+        )
+        .route(
+            "/api/oidcClients:get",
+            signed_in(state, oidc_clients::get_one),
+        )
+        .route(
+            "/api/oidcClients:create",
+            admin_write(state, oidc_clients::create),
+        )
+        .route(
+            "/api/oidcClients:update",
+            admin_write(state, oidc_clients::update),
+        )
+        .route(
+            "/api/oidcClients:rotateSecret",
+            admin_write(state, oidc_clients::rotate_secret),
+        )
+        .route(
+            "/api/oidcClients:destroy",
+            admin_write(state, oidc_clients::destroy),
+        )
 }
 
 /// Every request header of SPEC §1, named: `Access-Control-Allow-Headers: *` does not cover
@@ -334,6 +362,7 @@ pub fn router(state: AppState) -> (Router, Vec<&'static str>) {
                 .route("/metrics", get(metrics::scrape))
                 .route("/api/openapi.json", get(openapi::serve)),
         )
+        .merge(oidc::routes())
         .merge(crate::ui::routes());
     let paths = routes.paths;
     let router = routes

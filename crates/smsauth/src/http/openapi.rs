@@ -60,7 +60,10 @@ fn build() -> Value {
 
 /// The schemas of every request body and answer, plus the error envelope and page wrappers.
 fn components() -> Value {
-    use super::{authenticators, sessions, sms_defences, sms_otp, token_policy, users, verifiers};
+    use super::{
+        authenticators, oidc_clients, sessions, sms_defences, sms_otp, token_policy, users,
+        verifiers,
+    };
     use smsauth_core::domain::{authenticator, sms_policy, token_policy as policy, user, verifier};
     // Each type and the types it refers to (`User` names `Role`).
     let mut all = Vec::new();
@@ -85,6 +88,7 @@ fn components() -> Value {
         token_policy::TokenPolicyBody,
         sms_defences::TestNumberBody,
         sms_defences::UnblockBody,
+        oidc_clients::OidcClientBody,
         sms_policy::SmsPolicy,
         user::User,
         authenticator::Authenticator,

@@ -93,6 +93,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/docs.js"),
     ),
     (
+        "admin-oidc-clients.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/admin-oidc-clients.js"),
+    ),
+    (
+        "oidc-consent.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/oidc-consent.js"),
+    ),
+    (
         "account.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/account.js"),
@@ -102,7 +112,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-fn secure(mut resp: Response) -> Response {
+pub(crate) fn secure(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -123,7 +133,7 @@ fn secure(mut resp: Response) -> Response {
 
 /// The shell for `page`, with `lang` from `Accept-Language` so the first paint is already in
 /// the reader's language (the script may switch it).
-fn page(page: &'static str, headers: &HeaderMap) -> Response {
+pub(crate) fn page(page: &'static str, headers: &HeaderMap) -> Response {
     let lang = Locale::negotiate(headers, None).as_str();
     let html = SHELL.replace("{{page}}", page).replace("{{lang}}", lang);
     let mut resp = html.into_response();

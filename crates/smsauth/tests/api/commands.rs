@@ -290,6 +290,7 @@ async fn a_backup_taken_under_load_restores_and_the_recovery_commands_work() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["kty"] == "OKP")
         .filter_map(|k| k["kid"].as_str())
         .collect();
     assert_eq!(kids.len(), 2, "{jwks}");

@@ -14,6 +14,7 @@ mod helpers;
 mod instances;
 mod messages;
 mod model;
+mod oidc;
 mod password;
 mod process;
 mod reference;

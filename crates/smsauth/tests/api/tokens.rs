@@ -99,7 +99,13 @@ async fn hs256_tokens_are_pinned_to_hs256() {
         .json::<serde_json::Value>()
         .await
         .unwrap();
-    assert_eq!(jwks["keys"], json!([]));
+    // The shared secret is never published: only the OpenID Provider's public keys are there.
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{jwks}");
+    for k in keys {
+        assert!(matches!(k["kty"].as_str(), Some("OKP" | "RSA")), "{k}");
+        assert!(k.get("k").is_none() && k.get("d").is_none(), "{k}");
+    }
 }
 
 #[tokio::test]

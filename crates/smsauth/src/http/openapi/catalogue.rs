@@ -229,6 +229,10 @@ pub const TAGS: &[(&str, &str)] = &[
         "smsDefences",
         "What SMS may be sent and paid for: the SMS policy, test numbers, delivery receipts and the audit log (SPEC §15).",
     ),
+    (
+        "oidc",
+        "The OpenID Provider (SPEC §16): registered applications and the protocol endpoints.",
+    ),
     ("operations", "Health, keys, metrics and this reference."),
     ("pages", "The web pages served by the binary."),
 ];
@@ -848,6 +852,160 @@ pub static ROUTES: &[RouteDoc] = &[
         ]
     ),
     route!(
+        "/api/oidcClients:list",
+        "oidc",
+        Acl::Admin,
+        "OpenID Connect clients",
+        "The applications that may sign users in through the OpenID Provider (SPEC §16). Secrets are never shown.",
+        Answer::Paged("OidcClient"),
+        query = &[PAGE, PAGE_SIZE]
+    ),
+    route!(
+        "/api/oidcClients:get",
+        "oidc",
+        Acl::Admin,
+        "One OpenID Connect client",
+        "By `filterByTk` = its `clientId`.",
+        Answer::Data("OidcClient"),
+        query = &[FILTER_BY_TK],
+        errors = &[(404, &["NOT_FOUND"])]
+    ),
+    route!(
+        "/api/oidcClients:create",
+        "oidc",
+        Acl::Root,
+        "Register an application",
+        "Root only. Answers the client with its `clientSecret` (confidential clients), shown this once and stored as a keyed hash. \
+         Redirect URIs are compared exactly.",
+        Answer::Data("OidcClientWithSecret"),
+        request = "OidcClientBody",
+        errors = &[(400, &["INVALID_OIDC_CLIENT"])]
+    ),
+    route!(
+        "/api/oidcClients:update",
+        "oidc",
+        Acl::Root,
+        "Change an application",
+        "Root only. The fields given change; making a public client confidential answers its new `clientSecret`.",
+        Answer::Data("OidcClientWithSecret"),
+        request = "OidcClientBody",
+        query = &[FILTER_BY_TK],
+        errors = &[(400, &["INVALID_OIDC_CLIENT"]), (404, &["NOT_FOUND"])]
+    ),
+    route!(
+        "/api/oidcClients:rotateSecret",
+        "oidc",
+        Acl::Root,
+        "Replace a client secret",
+        "Root only. The old secret stops working at once; the new one is in the answer, this once.",
+        Answer::Data("OidcClientWithSecret"),
+        query = &[FILTER_BY_TK],
+        errors = &[(400, &["INVALID_OIDC_CLIENT"]), (404, &["NOT_FOUND"])]
+    ),
+    route!(
+        "/api/oidcClients:destroy",
+        "oidc",
+        Acl::Root,
+        "Remove an application",
+        "Root only. Its consents, codes and every grant issued to it end.",
+        Answer::Null,
+        query = &[FILTER_BY_TK],
+        errors = &[(404, &["NOT_FOUND"])]
+    ),
+    route!(
+        "/.well-known/openid-configuration",
+        "oidc",
+        Acl::Public,
+        "OpenID Provider metadata",
+        "OpenID Connect Discovery 1.0; `issuer` is `public_url`.",
+        Answer::Raw("application/json", "The provider metadata."),
+        methods = &["get"]
+    ),
+    route!(
+        "/oidc/authorize",
+        "oidc",
+        Acl::Public,
+        "Authorization endpoint",
+        "Code flow with PKCE S256 (required for public clients), `state`, `nonce`, `prompt`, `max_age`. \
+         An unknown client or redirect URI gets a translated error page (400, no redirect); other errors \
+         redirect with `error`, `state` and `iss` (RFC 9207). Without a browser session the user is sent to `/signin`.",
+        Answer::Raw("text/html", "A redirect, or the error page."),
+        methods = &["get", "post"]
+    ),
+    route!(
+        "/oidc/interaction",
+        "oidc",
+        Acl::Public,
+        "The consent page's questions and answers",
+        "GET with the authorization query: the client's name, the scopes and the signed-in user. \
+         POST `{\"query\", \"allow\"}` (JSON only, same origin): where to go next. Needs the browser session cookie.",
+        Answer::Raw(
+            "application/json",
+            "`{\"data\": {\"client\", \"scopes\", \"user\"}}` or `{\"data\": {\"redirect\"}}`."
+        ),
+        methods = &["get", "post"]
+    ),
+    route!(
+        "/oidc/consent",
+        "oidc",
+        Acl::Public,
+        "Consent page",
+        "Asks the user to allow an application the requested scopes.",
+        Answer::Raw("text/html", "The page."),
+        methods = &["get"]
+    ),
+    route!(
+        "/oidc/session",
+        "oidc",
+        Acl::Public,
+        "Open the provider's browser session",
+        "With `Authorization: Bearer <token>` of a sign-in: sets the `smsauth_op` cookie (HttpOnly, Path=/oidc, SameSite=Lax). 204.",
+        Answer::Raw("text/plain", "No content."),
+        methods = &["post"]
+    ),
+    route!(
+        "/oidc/token",
+        "oidc",
+        Acl::Public,
+        "Token endpoint",
+        "Form-encoded `authorization_code` (code, redirect_uri, code_verifier) and `refresh_token` grants; \
+         client_secret_basic, client_secret_post or a public client's `client_id`. Errors as RFC 6749 §5.2 \
+         (`invalid_client` is 401 with `WWW-Authenticate`). Codes live 60 s and work once; refresh tokens rotate.",
+        Answer::Raw(
+            "application/json",
+            "`{access_token, token_type, expires_in, id_token, scope, refresh_token?}`"
+        ),
+        methods = &["post"]
+    ),
+    route!(
+        "/oidc/userinfo",
+        "oidc",
+        Acl::Public,
+        "UserInfo endpoint",
+        "With a bearer access token: `sub` and the claims of its scopes. 401 with `WWW-Authenticate: Bearer error=\"invalid_token\"` otherwise.",
+        Answer::Raw("application/json", "The claims."),
+        methods = &["get", "post"]
+    ),
+    route!(
+        "/oidc/revoke",
+        "oidc",
+        Acl::Public,
+        "Token revocation",
+        "RFC 7009: a refresh or access token of the authenticated client; its grant ends. 200 for any token.",
+        Answer::Raw("text/plain", "Empty."),
+        methods = &["post"]
+    ),
+    route!(
+        "/oidc/logout",
+        "oidc",
+        Acl::Public,
+        "RP-initiated logout",
+        "Ends the browser session and its grants; redirects to a registered `post_logout_redirect_uri` with `state`, \
+         or shows the signed-out page.",
+        Answer::Raw("text/html", "A redirect or the page."),
+        methods = &["get", "post"]
+    ),
+    route!(
         "/healthz",
         "operations",
         Acl::Public,
@@ -874,7 +1032,7 @@ pub static ROUTES: &[RouteDoc] = &[
         "operations",
         Acl::Public,
         "Token signing keys",
-        "The public keys that verify tokens (JWK Set, RFC 7517); 404 when tokens use HS256.",
+        "The public keys that verify tokens and ID tokens (JWK Set, RFC 7517): the Ed25519 key and the OpenID Provider's RS256 key, each with its `kid`.",
         Answer::Raw("application/json", "A JWK Set."),
         methods = &["get"]
     ),
@@ -966,6 +1124,24 @@ pub static ROUTES: &[RouteDoc] = &[
 pub fn extra_schemas() -> Vec<(&'static str, Value)> {
     let r = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
     vec![
+        (
+            "OidcClient",
+            json!({ "type": "object", "properties": {
+            "clientId": { "type": "string" },
+            "name": { "type": "string" },
+            "redirectUris": { "type": "array", "items": { "type": "string" } },
+            "postLogoutRedirectUris": { "type": "array", "items": { "type": "string" } },
+            "public": { "type": "boolean" },
+            "firstParty": { "type": "boolean" },
+            "idTokenSignedResponseAlg": { "type": "string", "enum": ["RS256", "EdDSA"] },
+            "createdAt": { "type": "string", "format": "date-time" },
+            "updatedAt": { "type": "string", "format": "date-time" } } }),
+        ),
+        (
+            "OidcClientWithSecret",
+            json!({ "allOf": [r("OidcClient"), { "type": "object", "properties": {
+            "clientSecret": { "type": "string", "description": "Shown this once." } } }] }),
+        ),
         (
             "TestNumber",
             json!({ "type": "object", "properties": {

@@ -1,9 +1,11 @@
-// /admin: authenticators, verifiers, token policy, users, and the SMS defences (SMS policy,
-// SMS guard, test numbers, audit log), for roles admin and root only.
+// /admin: authenticators, verifiers, token policy, users, the SMS defences (SMS policy,
+// SMS guard, test numbers, audit log) and the OpenID Connect applications, for roles admin and
+// root only.
 // This is the page: its tabs, switching between them and the state they share; each tab (its
 // data, table and form) is a module of its own, admin-<tab>.js, given `shell` to reach the page.
 import * as audit from './admin-audit.js';
 import * as authenticators from './admin-authenticators.js';
+import * as oidcClients from './admin-oidc-clients.js';
 import * as policy from './admin-policy.js';
 import * as smsGuard from './admin-sms-guard.js';
 import * as smsPolicy from './admin-sms-policy.js';
@@ -12,7 +14,7 @@ import * as users from './admin-users.js';
 import * as verifiers from './admin-verifiers.js';
 import { alertBox, api, el, isAdmin, mount, onSubmit, state, t, topBar, toSignIn } from './common.js';
 
-const TABS = { authenticators, verifiers, policy, users, smsPolicy, smsGuard, testNumbers, audit };
+const TABS = { authenticators, verifiers, policy, users, smsPolicy, smsGuard, testNumbers, audit, oidcClients };
 const page = { me: null, tab: 'authenticators', form: null, notice: '', error: '' };
 
 /** What the tabs use of the page. `page.form` is the open form, `{ kind, ... }`, or null. */

@@ -1,4 +1,6 @@
 // /signin: one tab per enabled authenticator; SMS (phone + code with a countdown) or password.
+// Afterwards back to `?redirect=` (same origin only); an OpenID Connect sign-in is handed to the
+// provider's session (`POST /oidc/session`) instead of keeping the token.
 import {
   alertBox,
   api,
@@ -18,10 +20,36 @@ import {
 const page = { auths: [], active: 0, until: {}, phone: {}, loadError: null };
 let stopTimer = () => {};
 
-function done(token) {
-  setToken(token);
+/** Signed in: back to the page that sent the visitor here, else /account. An OpenID Connect
+ *  sign-in (a target under /oidc/) trades the token for the provider's session cookie instead of
+ *  keeping it, so the application's sign-in does not also sign this browser in to smsauth. */
+async function done(token) {
   const target = safeRedirect(new URLSearchParams(location.search).get('redirect'));
+  if (target?.startsWith('/oidc/')) {
+    await providerSession(token);
+    location.href = target;
+    return;
+  }
+  setToken(token);
   location.href = target || '/account';
+}
+
+/** `POST /oidc/session` with the fresh token; throws the server's message on a refusal. */
+async function providerSession(token) {
+  let res;
+  try {
+    res = await fetch('/oidc/session', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'X-Locale': state.locale },
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new Error(t('error.network'));
+  }
+  if (!res.ok) {
+    const json = await res.json().catch(() => ({}));
+    throw new Error(json.errors?.[0]?.message || t('error.network'));
+  }
 }
 
 function smsForm(auth) {
@@ -73,7 +101,7 @@ function smsForm(auth) {
   const submit = el('button', { type: 'submit', class: 'wide', id: 'sign-in' }, t('signin.submit'));
   const signIn = async () => {
     const res = await api('auth:signIn', { authenticator: auth.name, body: { uuid: phone.value, code: code.value } });
-    done(res.data.token);
+    await done(res.data.token);
   };
   const form = el(
     'form',
@@ -109,7 +137,7 @@ function passwordForm(auth) {
       authenticator: auth.name,
       body: { account: account.value, password: password.value },
     });
-    done(res.data.token);
+    await done(res.data.token);
   };
   return el(
     'form',

@@ -1,0 +1,103 @@
+//! `/oidc/logout` (OpenID Connect RP-Initiated Logout 1.0): ends the provider's browser session
+//! and every grant authorised in it, then returns to a registered `post_logout_redirect_uri`
+//! with `state`, or shows the signed-out page.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::authorize::{browser_session, found, with_query};
+use super::clear_cookie;
+use super::pages::signed_out_page;
+use crate::http::AppState;
+use crate::http::extract::{Ctx, Params};
+use crate::i18n::Locale;
+
+pub async fn logout(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Params(params): Params,
+) -> Response {
+    logout_with(app, ctx.locale, headers, params).await
+}
+
+pub async fn logout_form(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
+    logout_with(app, ctx.locale, headers, params).await
+}
+
+async fn logout_with(
+    app: AppState,
+    locale: Locale,
+    headers: HeaderMap,
+    params: HashMap<String, String>,
+) -> Response {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // The hint is usually expired by now (§2); its signature and issuer are what count.
+    let hint = get("id_token_hint")
+        .and_then(|t| app.oidc.verify_id_token(t))
+        .filter(|c| c.get("iss").and_then(Value::as_str) == Some(app.http.public_url.as_str()));
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c.get("aud"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let client_id = match (hinted_client, get("client_id")) {
+        (Some(h), Some(c)) if h != c => None,
+        (Some(h), _) => Some(h),
+        (None, c) => c.map(str::to_string),
+    };
+    // End the session in this browser, and the one the hint names (the same one, unless the
+    // cookie is gone or the sign-in happened in another browser).
+    if let Some((auth, _)) = browser_session(&app, &headers).await
+        && let Err(e) = app.core.sign_out(&auth.claims).await
+    {
+        tracing::warn!(error = %e, "ending the browser session at logout failed");
+    }
+    if let Some(claims) = &hint {
+        let sid = claims
+            .get("sid")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let user = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok());
+        if let Some(sid) = sid
+            && let Err(e) = app.core.end_oidc_browser_session(user, sid).await
+        {
+            tracing::warn!(error = %e, "ending the hinted session at logout failed");
+        }
+    }
+    // Only a URI registered for the client, named by a valid hint or `client_id`, is followed.
+    let registered = match (client_id, get("post_logout_redirect_uri")) {
+        (Some(id), Some(uri)) => app
+            .core
+            .oidc_client(&id)
+            .await
+            .ok()
+            .filter(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri))
+            .map(|_| uri.to_string()),
+        _ => None,
+    };
+    let mut resp = match registered {
+        Some(uri) => match get("state") {
+            Some(state) => found(&with_query(&uri, &[("state", state)])),
+            None => found(&uri),
+        },
+        None => signed_out_page(locale),
+    };
+    resp.headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(&app));
+    resp
+}

@@ -1,0 +1,80 @@
+//! The provider's own pages: the error page for a request that cannot be sent back to its
+//! application, the signed-out page, and the consent page's shell (its script is
+//! `oidc-consent.js`).
+//!
+//! The error page is rendered here, without a script: it must work when nothing else about the
+//! request can be trusted, and it never links back to the unverified redirect URI.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::http::layers::OwnErrorBody;
+use crate::i18n::{self, Locale};
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn html(status: StatusCode, locale: Locale, title_key: &str, body_keys: &[&str]) -> Response {
+    let title = escape(&i18n::message(title_key, locale, &[]));
+    let paragraphs: String = body_keys
+        .iter()
+        .map(|k| format!("<p>{}</p>\n", escape(&i18n::message(k, locale, &[]))))
+        .collect();
+    let page = format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title} – smsauth</title>\n<link rel=\"stylesheet\" href=\"/assets/app.css\">\n\
+         </head>\n<body>\n<main id=\"app\" class=\"card\">\n<h1>{title}</h1>\n{paragraphs}</main>\n\
+         </body>\n</html>\n",
+        lang = locale.as_str(),
+    );
+    let mut resp = (status, page).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp.extensions_mut().insert(OwnErrorBody);
+    crate::ui::secure(resp)
+}
+
+/// Why an authorization request is answered here instead of at its redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageError {
+    /// No or unknown `client_id`.
+    UnknownClient,
+    /// No `redirect_uri`, or one the client did not register.
+    BadRedirect,
+}
+
+/// 400 with a translated explanation (RFC 6749 §4.1.2.1: never redirect to an unverified URI).
+pub fn error_page(locale: Locale, why: PageError) -> Response {
+    let detail = match why {
+        PageError::UnknownClient => "oidc.error.unknownClient",
+        PageError::BadRedirect => "oidc.error.badRedirect",
+    };
+    html(
+        StatusCode::BAD_REQUEST,
+        locale,
+        "oidc.error.title",
+        &[detail, "oidc.error.hint"],
+    )
+}
+
+/// After a logout without (a registered) `post_logout_redirect_uri`.
+pub fn signed_out_page(locale: Locale) -> Response {
+    html(
+        StatusCode::OK,
+        locale,
+        "oidc.loggedOut.title",
+        &["oidc.loggedOut.body"],
+    )
+}
+
+/// `GET /oidc/consent`: the shell of the consent page.
+pub async fn consent_page(headers: HeaderMap) -> Response {
+    crate::ui::page("oidc-consent", &headers)
+}
