@@ -9,10 +9,12 @@ import http from 'node:http';
 import { after, before, test } from 'node:test';
 import * as client from 'openid-client';
 import {
+  assertLabelled,
   DESKTOP,
   eventually,
   launchBrowser,
   ROOT_PASSWORD,
+  screenshots,
   startGateway,
   startServer,
   WEBHOOK_SECRET,
@@ -113,6 +115,7 @@ before(async () => {
   assert.equal(pub.public, true);
   assert.equal(pub.idTokenSignedResponseAlg, 'RS256');
   publicApp = {
+    name: THIRD_PARTY_APP,
     clientId: pub.clientId,
     config: await discover(pub.clientId, { id_token_signed_response_alg: 'RS256' }, client.None()),
   };
@@ -130,6 +133,7 @@ before(async () => {
   assert.equal(typeof conf.clientSecret, 'string', 'a confidential client is given its secret once');
   assert.equal(conf.idTokenSignedResponseAlg, 'EdDSA');
   firstPartyApp = {
+    name: FIRST_PARTY_APP,
     clientId: conf.clientId,
     clientSecret: conf.clientSecret,
     config: await discover(
@@ -199,11 +203,16 @@ async function authorize(page, app, { phone, consent = false } = {}) {
       await page.waitForURL(at(server.base, '/signin'));
       const back = new URL(page.url()).searchParams.get('redirect');
       assert.ok(back?.startsWith('/oidc/authorize?'), `sign-in returns to the authorization: ${back}`);
+      // The sign-in page names the application the user is signing in to.
+      await page.getByText(`Sign in to continue to ${app.name}.`).waitFor();
+      if (consent) await screenshots(page, 'oidc-signin');
       await signInBySms(page, phone);
     }
     if (consent) {
       await page.waitForURL(at(server.base, '/oidc/consent'));
       await page.getByText(THIRD_PARTY_APP).first().waitFor();
+      await assertLabelled(page);
+      await screenshots(page, 'oidc-consent');
       // The sign-in token went into the provider session cookie, not into this origin's storage.
       assert.equal(await page.evaluate(() => localStorage.getItem('smsauth.token')), null);
       await page.getByRole('button', { name: 'Allow' }).click();
@@ -413,5 +422,47 @@ test('RP-initiated logout returns to the registered URI with state and ends the 
   assert.ok(new URL(page.url()).searchParams.get('redirect')?.startsWith('/oidc/authorize?'));
 
   await assertUserinfoRefused(app, tokens.access_token, claims.sub);
+  await page.context().close();
+});
+
+test('an operator registers an application in the admin tab and gets the values to paste', async () => {
+  const page = await newPage();
+  await page.goto(`${server.base}/signin?redirect=/admin`);
+  await page.getByRole('tab', { name: 'Password' }).click();
+  await page.getByLabel('Username or email').fill('root');
+  await page.locator('#password').fill(ROOT_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL(at(server.base, '/admin'));
+  await page.getByRole('tab', { name: 'Applications (OIDC)' }).click();
+  await page.getByRole('button', { name: 'Add application' }).click();
+  await page.getByLabel('Name').fill('Grafana');
+  await page.getByLabel('Redirect URIs', { exact: true }).fill('https://grafana.example/login/generic_oauth');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const card = page.locator('#oidc-credentials');
+  await card.waitFor();
+  await screenshots(page, 'admin-oidc-credentials');
+  const clientId = (await page.locator('#oidc-cred-client-id').textContent()).trim();
+  const secret = (await page.locator('#oidc-cred-client-secret').textContent()).trim();
+  assert.match(clientId, /^oc_/);
+  assert.equal((await page.locator('#oidc-cred-issuer').textContent()).trim(), server.base);
+  // The values work: the token endpoint accepts the client (and refuses the made-up code).
+  const res = await fetch(`${server.base}/oidc/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: 'x',
+      redirect_uri: 'https://grafana.example/login/generic_oauth',
+    }),
+  });
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error, 'invalid_grant');
+  // Shown once: the list and a reload never show the secret again.
+  await page.getByRole('button', { name: 'Done' }).click();
+  await page.getByRole('row', { name: /Grafana/ }).waitFor();
+  assert.equal(await page.getByText(secret).count(), 0);
   await page.context().close();
 });

@@ -459,6 +459,26 @@ async fn consent_is_asked_once_and_a_refusal_is_access_denied() {
     let c = confidential(&app, &admin, false).await;
     let cookie = session(&app, PHONE).await;
     let query = serde_urlencoded::to_string(code_params(&c.id, &[])).unwrap();
+    // The sign-in page may name the application of a request it would accept, and only then.
+    let r = into_resp(
+        browser()
+            .get(app.url(&format!("/oidc/client?{query}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.body["data"]["name"], "Grafana", "{:?}", r.body);
+    let bad = query.replace("rp.example", "evil.example");
+    let r = into_resp(
+        browser()
+            .get(app.url(&format!("/oidc/client?{bad}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(400, "INVALID_REQUEST");
 
     let r = into_resp(
         browser()

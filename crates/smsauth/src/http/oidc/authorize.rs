@@ -483,6 +483,18 @@ pub async fn interaction(
     })))
 }
 
+/// `GET /oidc/client?<authorize query>`: the application's name, for the sign-in page to say
+/// where the user is going. Answered only for a request the authorization endpoint would take.
+pub async fn client_info(
+    State(app): State<AppState>,
+    Params(params): Params,
+) -> ApiResult<Response> {
+    let req = check(&app, params).await.map_err(interaction_error)?;
+    Ok(data(
+        json!({ "clientId": req.client.client_id, "name": req.client.name }),
+    ))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Decision {
     query: String,

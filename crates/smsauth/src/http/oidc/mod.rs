@@ -58,6 +58,7 @@ pub fn routes() -> Routes {
             get(authorize::interaction).post(authorize::decide),
         )
         .route("/oidc/consent", get(pages::consent_page))
+        .route("/oidc/client", get(authorize::client_info))
         .route("/oidc/session", post(authorize::open_session))
         .route("/oidc/token", post(token::token))
         .route("/oidc/userinfo", get(token::userinfo).post(token::userinfo))

@@ -946,6 +946,16 @@ pub static ROUTES: &[RouteDoc] = &[
         methods = &["get", "post"]
     ),
     route!(
+        "/oidc/client",
+        "oidc",
+        Acl::Public,
+        "The application of an authorization request",
+        "With the authorization query: `{\"data\": {\"clientId\", \"name\"}}` when the authorization endpoint would accept it, \
+         for the sign-in page to name the application; 400 otherwise.",
+        Answer::Raw("application/json", "`{\"data\": {\"clientId\", \"name\"}}`"),
+        methods = &["get"]
+    ),
+    route!(
         "/oidc/consent",
         "oidc",
         Acl::Public,

@@ -17,7 +17,7 @@ import {
   topBar,
 } from './common.js';
 
-const page = { auths: [], active: 0, until: {}, phone: {}, loadError: null };
+const page = { auths: [], active: 0, until: {}, phone: {}, loadError: null, app: null };
 let stopTimer = () => {};
 
 /** Signed in: back to the page that sent the visitor here, else /account. An OpenID Connect
@@ -163,6 +163,9 @@ function tabTitle(auth) {
 function render() {
   stopTimer();
   const card = el('section', { class: 'card' }, el('h1', {}, t('signin.title')));
+  if (page.app) {
+    card.append(el('p', { id: 'signin-app' }, t('signin.continueTo', { app: page.app })));
+  }
   if (page.loadError) {
     card.append(el('p', { class: 'error', role: 'alert' }, page.loadError));
   } else if (page.auths.length === 0) {
@@ -216,7 +219,23 @@ async function load() {
   } catch (e) {
     page.loadError = e.message;
   }
+  page.app = await applicationName();
   render();
+}
+
+/** The application an OpenID Connect sign-in is for (`/oidc/client` checks the request the
+ *  same way the authorization endpoint does), so the page can say where the user is going. */
+async function applicationName() {
+  const target = safeRedirect(new URLSearchParams(location.search).get('redirect'));
+  if (!target?.startsWith('/oidc/authorize?')) return null;
+  try {
+    const res = await fetch(`/oidc/client?${target.slice('/oidc/authorize?'.length)}`, {
+      headers: { 'X-Locale': state.locale },
+    });
+    return res.ok ? (await res.json()).data.name : null;
+  } catch {
+    return null;
+  }
 }
 
 load();
