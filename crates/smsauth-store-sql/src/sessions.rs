@@ -54,7 +54,11 @@ where
         .bind(s.parent.map(|p| p.to_string()))
         .execute(&mut *tx)
         .await
-        .map_err(map_err::<DB>)?;
+        .map_err(|e| match &e {
+            // The parent session has ended (the foreign key of `parent_id`).
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            _ => map_err::<DB>(e),
+        })?;
         tx.commit().await.map_err(map_err::<DB>)
     }
 
@@ -75,7 +79,9 @@ where
         .map_err(map_err::<DB>)?;
         if let Some((new_jti, renewed_at, session_id)) = earlier {
             let session = session_id.unwrap_or_default();
-            if ms(now) - renewed_at > window_secs * 1000 {
+            // A window of 0 has no grace at all, whatever the clocks of the instances say
+            // (OIDC refresh tokens).
+            if window_secs == 0 || ms(now) - renewed_at > window_secs * 1000 {
                 // A renewed token came back after its grace window: someone kept a copy. End
                 // the session so that neither copy works any more (SPEC §5.5).
                 sqlx::query("DELETE FROM issued_tokens WHERE id = $1 OR parent_id = $1")

@@ -195,6 +195,15 @@ pub async fn oidc_clients_codes_and_grants<S: Store>(store: Arc<S>) {
         .unwrap();
     store.end_session_by_id(other).await.unwrap();
     assert!(!store.token_state(child.jti).await.unwrap().current);
+    // No grant can be started from a session that has ended.
+    let orphan = session(Uuid::new_v4(), user.id, "oidc:oc_1", Some(other));
+    assert!(matches!(
+        store
+            .insert_session(orphan.clone(), now() - Duration::days(7))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store.token_state(orphan.jti).await.unwrap().current);
 
     // Deleting the client ends its grants, consents and codes.
     let last = session(Uuid::new_v4(), user.id, "oidc:oc_1", None);

@@ -158,7 +158,11 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
 /// §4.1.3), so what is registered is what must be sent. `http` is accepted because relying
 /// parties on a private network or on loopback (RFC 8252 §7.3) use it.
 pub fn is_registrable_uri(uri: &str) -> bool {
-    if uri.len() > MAX_URI_LEN || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // ASCII only: a URI is sent back in a `Location` header, which carries no other bytes.
+    if uri.len() > MAX_URI_LEN
+        || !uri.is_ascii()
+        || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return false;
     }
     let Some((scheme, rest)) = uri.split_once("://") else {
@@ -228,6 +232,7 @@ mod tests {
         assert!(!is_registrable_uri("https://user@evil.example/"));
         assert!(!is_registrable_uri("https://app.example/a b"));
         assert!(!is_registrable_uri("/relative"));
+        assert!(!is_registrable_uri("https://app.example/é"));
     }
 
     #[test]

@@ -223,6 +223,7 @@ pub struct TokenState {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Inserts a session and purges the user's sessions signed in before `purge_before`.
+    /// `NotFound` when the session's parent no longer exists.
     async fn insert_session(
         &self,
         session: Session,
@@ -230,7 +231,8 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Replaces the session's current `jti` (`old`) by a fresh one, once; repeated requests
     /// within `window_secs` of the first renewal get the same answer while the session lives.
-    /// `old` presented after the window ends the session (`Reused`).
+    /// `old` presented after the window ends the session (`Reused`); with a window of 0,
+    /// any second presentation does.
     async fn renew(
         &self,
         old: Uuid,

@@ -7,7 +7,8 @@
 //! carry the session's current `jti`; a refresh renews it with no grace window, so a refresh
 //! token works once and an old one presented again ends the grant (OAuth 2.0 Security BCP,
 //! RFC 9700 §4.14.2). Ending the browser session, signing out everywhere, a password change
-//! or the user's deletion end the grants with every other session.
+//! or the user's deletion end the grants with every other session, and the codes not yet
+//! redeemed: a grant is only created while its browser session lives.
 
 use chrono::{Duration, Utc};
 use subtle::ConstantTimeEq;
@@ -62,6 +63,8 @@ pub enum CodeRefusal {
     Unknown,
     Expired,
     Replayed,
+    /// The browser session it was issued in has ended.
+    SessionEnded,
 }
 
 /// Hex of `n` bytes from the OS CSPRNG.
@@ -320,9 +323,19 @@ impl Core {
             sign_in_at: code.auth_time,
             parent: Some(code.sid),
         };
-        self.sessions
+        match self
+            .sessions
             .insert_session(session, now - Duration::seconds(policy.session_ttl))
-            .await?;
+            .await
+        {
+            Ok(()) => {}
+            // The browser session the code was issued in has ended since (sign-out, logout,
+            // revocation, a password change): the code ended with it.
+            Err(crate::ports::store::StoreError::NotFound) => {
+                return Ok(Err(CodeRefusal::SessionEnded));
+            }
+            Err(e) => return Err(e.into()),
+        }
         if self.oidc.code_replayed(&code.code_hash).await? {
             self.sessions.end_session(jti).await?;
             return Ok(Err(CodeRefusal::Replayed));

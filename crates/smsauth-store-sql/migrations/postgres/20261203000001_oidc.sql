@@ -1,8 +1,10 @@
 -- The OpenID Provider (SPEC §16).
 
 -- A session may be started from another: the grants an OIDC client holds come from the
--- provider's browser session they were authorised in, and end with it (logout, sign-out).
-ALTER TABLE issued_tokens ADD COLUMN parent_id TEXT;
+-- provider's browser session they were authorised in, and end with it (logout, sign-out). The
+-- foreign key also refuses a grant whose browser session has already ended: a code issued
+-- before a revocation or a password change then gives nothing.
+ALTER TABLE issued_tokens ADD COLUMN parent_id TEXT REFERENCES issued_tokens (id) ON DELETE CASCADE;
 CREATE INDEX issued_tokens_parent ON issued_tokens (parent_id);
 
 -- Registered applications. `secret_hash` is a keyed hash (never the secret); public clients

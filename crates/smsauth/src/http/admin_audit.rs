@@ -26,7 +26,7 @@ fn resource_action(path: &str) -> Option<(String, String)> {
 
 fn key_of(answer: &Value) -> Option<String> {
     let data = answer.get("data")?;
-    ["id", "name", "key", "clientId"]
+    ["clientId", "id", "name", "key"]
         .iter()
         .find_map(|k| match data.get(*k)? {
             Value::String(s) => Some(s.clone()),

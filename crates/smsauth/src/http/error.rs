@@ -52,7 +52,7 @@ impl ApiError {
         self
     }
 
-    fn retry(mut self, secs: i64) -> ApiError {
+    pub(crate) fn retry(mut self, secs: i64) -> ApiError {
         self.retry_after = Some(secs.max(1));
         self
     }

@@ -238,7 +238,8 @@ impl Metrics {
     }
 }
 
-/// Counts and times every action (`/api/<resource>:<action>`) by its answer's code.
+/// Counts and times every action (`/api/<resource>:<action>`) and OpenID Provider endpoint
+/// (`/oidc/token` …) by its answer's code.
 pub async fn record(
     State(metrics): State<Arc<Metrics>>,
     req: axum::extract::Request,
@@ -249,7 +250,7 @@ pub async fn record(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().trim_start_matches("/api/").to_string())
-        .filter(|a| a.contains(':'));
+        .filter(|a| a.contains(':') || a.starts_with("/oidc/"));
     let resp = next.run(req).await;
     if let Some(action) = action {
         let status = resp.status();

@@ -30,12 +30,18 @@ fn client_json(c: &OidcClient) -> Value {
     })
 }
 
-fn with_secret(c: &ClientWithSecret) -> Value {
+/// The client, with its secret when one was just made: never stored by a cache on the way.
+fn secret_answer(c: &ClientWithSecret) -> Response {
     let mut v = client_json(&c.client);
     if let Some(s) = &c.secret {
         v["clientSecret"] = json!(s);
     }
-    v
+    let mut resp = data(v);
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    resp
 }
 
 /// A client's fields; on update, absent fields keep their value.
@@ -92,7 +98,7 @@ pub async fn create(
     Body(body): Body<OidcClientBody>,
 ) -> ApiResult<Response> {
     let c = app.core.create_oidc_client(&me.user, body.into()).await?;
-    Ok(data(with_secret(&c)))
+    Ok(secret_answer(&c))
 }
 
 pub async fn update(
@@ -105,7 +111,7 @@ pub async fn update(
         .core
         .update_oidc_client(&me.user, params.tk()?, body.into())
         .await?;
-    Ok(data(with_secret(&c)))
+    Ok(secret_answer(&c))
 }
 
 pub async fn rotate_secret(
@@ -114,7 +120,7 @@ pub async fn rotate_secret(
     params: Params,
 ) -> ApiResult<Response> {
     let c = app.core.rotate_oidc_secret(&me.user, params.tk()?).await?;
-    Ok(data(with_secret(&c)))
+    Ok(secret_answer(&c))
 }
 
 pub async fn destroy(

@@ -885,18 +885,55 @@ async fn logout_ends_the_session_and_returns_only_to_a_registered_uri() {
     let id_token = r.body["id_token"].as_str().unwrap().to_string();
     let access = r.body["access_token"].as_str().unwrap().to_string();
 
-    // An unregistered URI is not followed, even with a valid hint.
+    // A logout that is not the session's own (no cookie here, or no hint) asks first: any
+    // site could send its visitors there (RP-Initiated Logout 1.0 §2).
+    let params = [
+        ("id_token_hint", id_token.as_str()),
+        ("post_logout_redirect_uri", "https://evil.example/"),
+    ];
     let r = browser()
-        .get(with_query(
-            &app.url("/oidc/logout"),
-            &[
-                ("id_token_hint", id_token.as_str()),
-                ("post_logout_redirect_uri", "https://evil.example/"),
-            ],
-        ))
+        .get(with_query(&app.url("/oidc/logout"), &params))
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("set-cookie").is_none());
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains(r#"action="/oidc/logout""#) && page.contains(r#"name="confirm""#),
+        "{page}"
+    );
+    assert_eq!(
+        userinfo(&app, &access).await.status(),
+        200,
+        "nothing ended yet"
+    );
+    let r = browser()
+        .get(with_query(
+            &app.url("/oidc/logout"),
+            &[("post_logout_redirect_uri", LOGGED_OUT)],
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains(r#"name="confirm""#));
+    // The confirmation counts only from our own origin.
+    let mut form: Vec<(&str, &str)> = params.to_vec();
+    form.push(("confirm", "yes"));
+    let post = |origin: &str| {
+        browser()
+            .post(app.url("/oidc/logout"))
+            .header("origin", origin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&form).unwrap())
+            .send()
+    };
+    let r = post("https://evil.example").await.unwrap();
+    assert!(r.text().await.unwrap().contains(r#"name="confirm""#));
+    assert_eq!(userinfo(&app, &access).await.status(), 200);
+    let r = post(&app.base).await.unwrap();
+    // Confirmed: the hinted session ends; an unregistered URI is not followed.
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("location").is_none());
     assert!(
@@ -905,7 +942,6 @@ async fn logout_ends_the_session_and_returns_only_to_a_registered_uri() {
             .unwrap()
             .contains("Max-Age=0")
     );
-    // The hint named the session: its grants are over.
     assert_eq!(userinfo(&app, &access).await.status(), 401);
 
     app.advance(121);
@@ -1148,4 +1184,136 @@ async fn concurrent_presentations_of_one_code_give_tokens_once() {
         let access = r.body["access_token"].as_str().unwrap();
         assert_eq!(userinfo(&app, access).await.status(), 401);
     }
+}
+
+#[tokio::test]
+async fn the_metrics_count_the_token_endpoint_by_oauth_error() {
+    let app = spawn_app_with(|s| s.metrics.enabled = true).await;
+    let admin = app.setup_sms(true).await;
+    let c = confidential(&app, &admin, true).await;
+    let cookie = session(&app, PHONE).await;
+    let code = code_for(&app, &cookie, &c.id, &[]).await;
+    assert_eq!(exchange(&app, &c, &code).await.status, 200);
+    oauth_error(&exchange(&app, &c, &code).await, 400, "invalid_grant");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "x"),
+        ("redirect_uri", CB),
+    ];
+    oauth_error(
+        &token_req(&app, &form, Some((&c.id, "wrong"))).await,
+        401,
+        "invalid_client",
+    );
+    assert_eq!(userinfo(&app, "nope").await.status(), 401);
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"smsauth_api_responses_total{action="/oidc/token",code="OK"} 1"#,
+        r#"smsauth_api_responses_total{action="/oidc/token",code="invalid_grant"} 1"#,
+        r#"smsauth_api_responses_total{action="/oidc/token",code="invalid_client"} 1"#,
+        r#"smsauth_api_responses_total{action="/oidc/userinfo",code="invalid_token"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn codes_not_yet_redeemed_end_with_their_session() {
+    let app = spawn_app().await;
+    let admin = app.setup_sms(true).await;
+    let c = confidential(&app, &admin, true).await;
+    let cookie = session(&app, PHONE).await;
+    let first = code_for(&app, &cookie, &c.id, &[]).await;
+    let r = exchange(&app, &c, &first).await;
+    let info: Value = userinfo(&app, r.body["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = info["sub"].as_str().unwrap();
+    // A code minted before the revocation gives nothing after it.
+    let pending = code_for(&app, &cookie, &c.id, &[]).await;
+    app.advance(1);
+    let r = app
+        .admin(
+            &admin,
+            &format!("users:revokeSessions?filterByTk={id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    oauth_error(&exchange(&app, &c, &pending).await, 400, "invalid_grant");
+    // The same after a sign-out of the browser session.
+    app.advance(121);
+    let cookie = session(&app, PHONE).await;
+    let pending = code_for(&app, &cookie, &c.id, &[]).await;
+    let token = cookie.trim_start_matches("smsauth_op=").to_string();
+    let r = app
+        .post(
+            "auth:signOut",
+            json!({}),
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    oauth_error(&exchange(&app, &c, &pending).await, 400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn only_a_fresh_sign_in_opens_the_browser_session_and_prompt_login_cannot_be_skipped() {
+    let app = spawn_app().await;
+    let admin = app.setup_sms(true).await;
+    let c = confidential(&app, &admin, true).await;
+    let token = app.sms_token(PHONE).await;
+    app.advance(121);
+    // A token that is still valid but was not just made (a leaked one) opens no session.
+    let r = into_resp(
+        browser()
+            .post(app.url("/oidc/session"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(401, "INVALID_TOKEN");
+    let cookie = session(&app, "+8613800138012").await;
+    // auth_after is ours: a client sending it with prompt=login still gets a fresh sign-in.
+    let r = authorize(
+        &app,
+        Some(&cookie),
+        &code_params(&c.id, &[("prompt", "login"), ("auth_after", "0")]),
+    )
+    .await;
+    assert!(location(&r).starts_with("/signin?"), "{}", location(&r));
+    // max_age=0 asks for a sign-in after now, not for one younger than zero seconds.
+    app.advance(2);
+    let r = authorize(
+        &app,
+        Some(&cookie),
+        &code_params(&c.id, &[("max_age", "0")]),
+    )
+    .await;
+    let back = query_of(&location(&r))["redirect"].clone();
+    assert!(
+        back.contains("auth_after=") && !back.contains("max_age"),
+        "{back}"
+    );
+    app.advance(121);
+    let fresh = session(&app, "+8613800138012").await;
+    let r = browser()
+        .get(format!("{}{back}", app.base))
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&r).starts_with(CB), "{}", location(&r));
 }

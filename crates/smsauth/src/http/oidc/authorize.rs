@@ -74,7 +74,10 @@ pub(super) async fn check(
     let client_id = get("client_id").ok_or(Refusal::Page(PageError::UnknownClient))?;
     let client = match app.core.oidc_client(client_id).await {
         Ok(c) => c,
-        Err(_) => return Err(Refusal::Page(PageError::UnknownClient)),
+        Err(smsauth_core::service::ServiceError::NotFound) => {
+            return Err(Refusal::Page(PageError::UnknownClient));
+        }
+        Err(_) => return Err(Refusal::Page(PageError::Unavailable)),
     };
     let redirect_uri = get("redirect_uri")
         .filter(|u| client.redirect_uris.iter().any(|r| r == u))
@@ -176,11 +179,18 @@ pub(super) async fn check(
                 .ok()
                 .filter(|n| *n >= 0)
                 .map(Some)
-                .ok_or_else(|| refuse("invalid_request", "max_age must be a whole number")),
+                .ok_or_else(|| {
+                    refuse(
+                        "invalid_request",
+                        "max_age must be a whole number of seconds",
+                    )
+                }),
         }
     };
     let max_age = number("max_age")?;
-    let auth_after = number("auth_after")?;
+    // `auth_after` is ours (see `decide_authorization`); with `prompt=login` a client-sent one
+    // would let it skip the fresh sign-in, so it counts only without.
+    let auth_after = number("auth_after")?.filter(|_| !prompt.iter().any(|p| p == "login"));
     Ok(AuthzRequest {
         client,
         redirect_uri,
@@ -225,8 +235,8 @@ fn error_redirect(app: &AppState, refusal: Refusal, locale: Locale) -> Response 
     }
 }
 
-/// 302 Found, the redirect of RFC 6749 §4.1.2 (307/303 would also do; 302 is what every
-/// relying party expects).
+/// 302 Found, the redirect of RFC 6749 §4.1.2 and what every relying party expects (never 307,
+/// which would repeat a POSTed form at the application: RFC 9700 §4.12).
 pub(super) fn found(location: &str) -> Response {
     let mut resp = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
@@ -269,23 +279,41 @@ fn query_of(params: &HashMap<String, String>) -> String {
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
-/// What the authorization endpoint decided for a checked request and a session.
+/// What the authorization endpoint decided for a checked request and a session. A renewed
+/// session token goes back as the cookie whatever the answer: the browser must not keep
+/// presenting the old one, whose reuse after the grace window would end the session.
 async fn proceed(
     app: &AppState,
     req: AuthzRequest,
     session: Option<(Authenticated, Option<HeaderValue>)>,
     locale: Locale,
 ) -> Response {
+    let (session, renewed) = match session {
+        Some((auth, renewed)) => (Some(auth), renewed),
+        None => (None, None),
+    };
+    let mut resp = decide_authorization(app, req, session, locale).await;
+    if let Some(c) = renewed {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+async fn decide_authorization(
+    app: &AppState,
+    req: AuthzRequest,
+    session: Option<Authenticated>,
+    locale: Locale,
+) -> Response {
     let now = app.core.clock.now().timestamp();
     let wants_login = req.prompt.iter().any(|p| p == "login");
-    let fresh_enough = |auth: &Authenticated| {
+    let too_old = |auth: &Authenticated| {
         let auth_time = auth.claims.sign_in_time / 1000;
-        req.auth_after.is_none_or(|t| auth_time >= t)
-            && req.max_age.is_none_or(|m| now - auth_time <= m)
-            && !(wants_login && req.auth_after.is_none())
+        req.auth_after.is_some_and(|t| auth_time < t)
+            || req.max_age.is_some_and(|m| now - auth_time > m)
     };
-    let session = session.filter(|(auth, _)| fresh_enough(auth));
-    let Some((auth, renewed)) = session else {
+    let session = session.filter(|auth| !wants_login && !too_old(auth));
+    let Some(auth) = session else {
         if req.prompt.iter().any(|p| p == "none") {
             return error_redirect(
                 app,
@@ -298,11 +326,13 @@ async fn proceed(
                 locale,
             );
         }
-        // `prompt=login` becomes "signed in after now", so that coming back here after the
-        // sign-in does not ask again.
+        // `prompt=login` and a `max_age` the session is older than become "signed in after
+        // now", so that coming back here after the sign-in does not ask again (a fresh SMS
+        // sign-in takes longer than `max_age=0`).
         let mut params = req.params.clone();
-        if wants_login {
+        if wants_login || req.max_age.is_some() {
             params.remove("prompt");
+            params.remove("max_age");
             params.insert("auth_after".into(), now.to_string());
         }
         let back = format!("/oidc/authorize?{}", query_of(&params));
@@ -335,13 +365,9 @@ async fn proceed(
         }
         let mut params = req.params.clone();
         params.remove("prompt");
-        let mut resp = found(&format!("/oidc/consent?{}", query_of(&params)));
-        if let Some(c) = renewed {
-            resp.headers_mut().append(header::SET_COOKIE, c);
-        }
-        return resp;
+        return found(&format!("/oidc/consent?{}", query_of(&params)));
     }
-    let mut resp = match issue_code(app, &req, &auth).await {
+    match issue_code(app, &req, &auth).await {
         Ok(code) => {
             let mut pairs = vec![
                 ("code", code.as_str()),
@@ -365,11 +391,7 @@ async fn proceed(
                 locale,
             )
         }
-    };
-    if let Some(c) = renewed {
-        resp.headers_mut().append(header::SET_COOKIE, c);
     }
-    resp
 }
 
 async fn issue_code(
@@ -456,9 +478,24 @@ fn interaction_error(refusal: Refusal) -> ApiError {
             ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST")
                 .with_key("oidc.error.badRedirect")
         }
+        Refusal::Page(PageError::Unavailable) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry(5)
+        }
         Refusal::Redirect { .. } => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST")
             .with_key("oidc.invalidRequest"),
     }
+}
+
+/// `data` for the consent page: never cached (it names the user), with a renewed session
+/// cookie when there is one.
+fn private(value: serde_json::Value, renewed: Option<HeaderValue>) -> Response {
+    let mut resp = data(value);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = renewed {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
 }
 
 fn no_session() -> ApiError {
@@ -472,15 +509,18 @@ pub async fn interaction(
     Params(params): Params,
 ) -> ApiResult<Response> {
     let req = check(&app, params).await.map_err(interaction_error)?;
-    let (auth, _) = browser_session(&app, &headers)
+    let (auth, renewed) = browser_session(&app, &headers)
         .await
         .ok_or_else(no_session)?;
     let u = &auth.user;
-    Ok(data(json!({
-        "client": { "clientId": req.client.client_id, "name": req.client.name },
-        "scopes": req.scopes,
-        "user": { "id": u.id, "nickname": u.nickname, "username": u.username, "phone": u.phone },
-    })))
+    Ok(private(
+        json!({
+            "client": { "clientId": req.client.client_id, "name": req.client.name },
+            "scopes": req.scopes,
+            "user": { "id": u.id, "nickname": u.nickname, "username": u.username, "phone": u.phone },
+        }),
+        renewed,
+    ))
 }
 
 /// `GET /oidc/client?<authorize query>`: the application's name, for the sign-in page to say
@@ -532,7 +572,7 @@ pub async fn decide(
     let params: HashMap<String, String> =
         serde_urlencoded::from_str(&d.query).map_err(|_| ApiError::field("query"))?;
     let req = check(&app, params).await.map_err(interaction_error)?;
-    let (auth, _) = browser_session(&app, &headers)
+    let (auth, renewed) = browser_session(&app, &headers)
         .await
         .ok_or_else(no_session)?;
     if !d.allow {
@@ -547,8 +587,9 @@ pub async fn decide(
         if let Some(s) = &req.state {
             pairs.push(("state", s));
         }
-        return Ok(data(
+        return Ok(private(
             json!({ "redirect": with_query(&req.redirect_uri, &pairs) }),
+            renewed,
         ));
     }
     app.core
@@ -556,14 +597,15 @@ pub async fn decide(
         .await?;
     let mut params = req.params;
     params.remove("prompt");
-    Ok(data(
+    Ok(private(
         json!({ "redirect": format!("/oidc/authorize?{}", query_of(&params)) }),
+        renewed,
     ))
 }
 
 /// Whether `origin` is the issuer's, or the origin the request was addressed to (a server
 /// reached by another name than `public_url`, as in development).
-fn same_origin(origin: &str, public_url: &str, headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(origin: &str, public_url: &str, headers: &HeaderMap) -> bool {
     let issuer_origin = public_url
         .split_once("://")
         .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or("")))
@@ -575,8 +617,14 @@ fn same_origin(origin: &str, public_url: &str, headers: &HeaderMap) -> bool {
     host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
 }
 
+/// How old a sign-in may be when `/signin` hands its token over: the page does it right after
+/// the sign-in, so an older token is one that leaked, not one the user just made.
+const HANDOVER_SECS: i64 = 120;
+
 /// `POST /oidc/session` with `Authorization: Bearer <token>`: `/signin` hands over the token of
-/// a fresh sign-in, which becomes the provider's browser session cookie.
+/// a fresh sign-in, which becomes the provider's browser session cookie. A session of another
+/// user that the cookie held is ended (the browser switched accounts); one of the same user
+/// stays, with the grants authorised in it, until it expires or is revoked.
 pub async fn open_session(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let token = crate::http::layers::bearer(
         &headers,
@@ -584,6 +632,16 @@ pub async fn open_session(State(app): State<AppState>, headers: HeaderMap) -> Ap
         &"/".parse().unwrap_or_default(),
     );
     let auth = app.core.authenticate(token.as_deref()).await?;
+    let age = app.core.clock.now().timestamp_millis() - auth.claims.sign_in_time;
+    if age > HANDOVER_SECS * 1000 {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
+    }
+    if let Some((old, _)) = browser_session(&app, &headers).await
+        && old.user.id != auth.user.id
+        && let Err(e) = app.core.sign_out(&old.claims).await
+    {
+        tracing::warn!(error = %e, "ending the replaced browser session failed");
+    }
     let token = auth.renewed.clone().or(token).unwrap_or_default();
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(

@@ -2,8 +2,6 @@
 //! and every grant authorised in it, then returns to a registered `post_logout_redirect_uri`
 //! with `state`, or shows the signed-out page.
 
-use std::collections::HashMap;
-
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -13,7 +11,7 @@ use uuid::Uuid;
 
 use super::authorize::{browser_session, found, with_query};
 use super::clear_cookie;
-use super::pages::signed_out_page;
+use super::pages::{confirm_logout_page, signed_out_page};
 use crate::http::AppState;
 use crate::http::extract::{Ctx, Params};
 use crate::i18n::Locale;
@@ -24,29 +22,48 @@ pub async fn logout(
     headers: HeaderMap,
     Params(params): Params,
 ) -> Response {
-    logout_with(app, ctx.locale, headers, params).await
+    let mut params: Vec<(String, String)> = params.into_iter().collect();
+    params.sort();
+    logout_with(app, ctx.locale, headers, params, false).await
 }
 
 pub async fn logout_form(
     State(app): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
-    Form(params): Form<HashMap<String, String>>,
+    Form(params): Form<Vec<(String, String)>>,
 ) -> Response {
-    logout_with(app, ctx.locale, headers, params).await
+    // The confirmation form is ours: it counts only when posted from our own pages.
+    let same_origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| super::authorize::same_origin(o, &app.http.public_url, &headers));
+    logout_with(app, ctx.locale, headers, params, same_origin).await
 }
 
 async fn logout_with(
     app: AppState,
     locale: Locale,
     headers: HeaderMap,
-    params: HashMap<String, String>,
+    params: Vec<(String, String)>,
+    same_origin: bool,
 ) -> Response {
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
     // The hint is usually expired by now (§2); its signature and issuer are what count.
     let hint = get("id_token_hint")
         .and_then(|t| app.oidc.verify_id_token(t))
         .filter(|c| c.get("iss").and_then(Value::as_str) == Some(app.http.public_url.as_str()));
+    let hinted_sid = hint
+        .as_ref()
+        .and_then(|c| c.get("sid"))
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok());
     let hinted_client = hint
         .as_ref()
         .and_then(|c| c.get("aud"))
@@ -57,25 +74,37 @@ async fn logout_with(
         (Some(h), _) => Some(h),
         (None, c) => c.map(str::to_string),
     };
-    // End the session in this browser, and the one the hint names (the same one, unless the
-    // cookie is gone or the sign-in happened in another browser).
-    if let Some((auth, _)) = browser_session(&app, &headers).await
+    let browser = browser_session(&app, &headers).await;
+    let browser_sid = match &browser {
+        Some((auth, _)) => app
+            .core
+            .session_of(auth.claims.jti)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.id),
+        None => None,
+    };
+    // §2: the user is asked unless the hint is an ID token of the session in this browser.
+    // Without the question, any site could sign its visitors out of every application.
+    let hint_is_this_session = hinted_sid.is_some() && hinted_sid == browser_sid;
+    let something_to_end = browser.is_some() || hinted_sid.is_some();
+    let confirmed = same_origin && get("confirm") == Some("yes");
+    if something_to_end && !hint_is_this_session && !confirmed {
+        return confirm_logout_page(locale, &params);
+    }
+    if let Some((auth, _)) = &browser
         && let Err(e) = app.core.sign_out(&auth.claims).await
     {
         tracing::warn!(error = %e, "ending the browser session at logout failed");
     }
-    if let Some(claims) = &hint {
-        let sid = claims
-            .get("sid")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok());
-        let user = claims
-            .get("sub")
+    if let Some(sid) = hinted_sid.filter(|s| Some(*s) != browser_sid) {
+        let user = hint
+            .as_ref()
+            .and_then(|c| c.get("sub"))
             .and_then(Value::as_str)
             .and_then(|s| s.parse().ok());
-        if let Some(sid) = sid
-            && let Err(e) = app.core.end_oidc_browser_session(user, sid).await
-        {
+        if let Err(e) = app.core.end_oidc_browser_session(user, sid).await {
             tracing::warn!(error = %e, "ending the hinted session at logout failed");
         }
     }

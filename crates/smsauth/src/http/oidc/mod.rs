@@ -27,7 +27,7 @@ use super::{AppState, Routes};
 pub const COOKIE: &str = "smsauth_op";
 
 /// Every claim an ID token or userinfo answer may hold.
-const CLAIMS: [&str; 16] = [
+const CLAIMS: [&str; 18] = [
     "iss",
     "sub",
     "aud",
@@ -37,6 +37,7 @@ const CLAIMS: [&str; 16] = [
     "nonce",
     "amr",
     "sid",
+    "azp",
     "phone_number",
     "phone_number_verified",
     "nickname",
@@ -44,6 +45,7 @@ const CLAIMS: [&str; 16] = [
     "preferred_username",
     "updated_at",
     "email",
+    "email_verified",
 ];
 
 pub fn routes() -> Routes {
@@ -72,8 +74,6 @@ pub fn routes() -> Routes {
 /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3).
 async fn discovery(State(app): State<AppState>) -> Response {
     let iss = &app.http.public_url;
-    let mut claims: Vec<&str> = CLAIMS.to_vec();
-    claims.push("email_verified");
     let body = json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/oidc/authorize"),
@@ -90,7 +90,7 @@ async fn discovery(State(app): State<AppState>) -> Response {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": SCOPES,
-        "claims_supported": claims,
+        "claims_supported": CLAIMS,
         "subject_types_supported": ["public"],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
@@ -124,6 +124,9 @@ pub(crate) fn oauth_error(status: StatusCode, error: &'static str, description: 
         );
     }
     resp.extensions_mut().insert(OwnErrorBody);
+    // For the metrics: the OAuth error is the answer's code (`invalid_grant` …).
+    resp.extensions_mut()
+        .insert(crate::http::ApiError::new(status, error));
     resp
 }
 

@@ -19,11 +19,22 @@ fn escape(s: &str) -> String {
 }
 
 fn html(status: StatusCode, locale: Locale, title_key: &str, body_keys: &[&str]) -> Response {
+    html_with(status, locale, title_key, body_keys, "")
+}
+
+fn html_with(
+    status: StatusCode,
+    locale: Locale,
+    title_key: &str,
+    body_keys: &[&str],
+    extra: &str,
+) -> Response {
     let title = escape(&i18n::message(title_key, locale, &[]));
-    let paragraphs: String = body_keys
+    let mut paragraphs: String = body_keys
         .iter()
         .map(|k| format!("<p>{}</p>\n", escape(&i18n::message(k, locale, &[]))))
         .collect();
+    paragraphs.push_str(extra);
     let page = format!(
         "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -48,16 +59,19 @@ pub enum PageError {
     UnknownClient,
     /// No `redirect_uri`, or one the client did not register.
     BadRedirect,
+    /// The store did not answer: whether the client exists is unknown.
+    Unavailable,
 }
 
 /// 400 with a translated explanation (RFC 6749 §4.1.2.1: never redirect to an unverified URI).
 pub fn error_page(locale: Locale, why: PageError) -> Response {
-    let detail = match why {
-        PageError::UnknownClient => "oidc.error.unknownClient",
-        PageError::BadRedirect => "oidc.error.badRedirect",
+    let (status, detail) = match why {
+        PageError::UnknownClient => (StatusCode::BAD_REQUEST, "oidc.error.unknownClient"),
+        PageError::BadRedirect => (StatusCode::BAD_REQUEST, "oidc.error.badRedirect"),
+        PageError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "oidc.error.unavailable"),
     };
     html(
-        StatusCode::BAD_REQUEST,
+        status,
         locale,
         "oidc.error.title",
         &[detail, "oidc.error.hint"],
@@ -71,6 +85,35 @@ pub fn signed_out_page(locale: Locale) -> Response {
         locale,
         "oidc.loggedOut.title",
         &["oidc.loggedOut.body"],
+    )
+}
+
+/// RP-Initiated Logout 1.0 §2: without an ID token of the session in this browser, the user is
+/// asked. The form posts the same parameters back with `confirm=yes` (same origin only).
+pub fn confirm_logout_page(locale: Locale, params: &[(String, String)]) -> Response {
+    let hidden: String = params
+        .iter()
+        .filter(|(k, _)| k != "confirm")
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    let form = format!(
+        "<form method=\"post\" action=\"/oidc/logout\">\n{hidden}\
+         <input type=\"hidden\" name=\"confirm\" value=\"yes\">\n\
+         <button type=\"submit\" class=\"wide\">{}</button>\n</form>\n",
+        escape(&i18n::message("oidc.logout.confirm", locale, &[]))
+    );
+    html_with(
+        StatusCode::OK,
+        locale,
+        "oidc.logout.title",
+        &["oidc.logout.body"],
+        &form,
     )
 }
 

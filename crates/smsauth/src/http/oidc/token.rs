@@ -44,12 +44,25 @@ fn unavailable() -> Response {
     )
 }
 
+/// Undoes the form-urlencoding RFC 6749 §2.3.1 applies to Basic credentials before base64
+/// (`+` is a space, `%XX` a byte); `None` for a malformed escape or bytes that are no UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    // RFC 6749 §2.3.1: the Basic credentials are form-urlencoded before base64.
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
-        .ok()?
-        .pop()
-        .map(|(_, v)| v)
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Authenticates the client of a token or revocation request (RFC 6749 §2.3): HTTP Basic,
@@ -83,10 +96,9 @@ async fn authenticate_client(
             let (id, secret) = decoded
                 .split_once(':')
                 .ok_or_else(|| bad("invalid_client", "malformed Basic credentials"))?;
-            let (id, secret) = (
-                percent_decode(id).unwrap_or_default(),
-                percent_decode(secret).unwrap_or_default(),
-            );
+            let (Some(id), Some(secret)) = (percent_decode(id), percent_decode(secret)) else {
+                return Err(bad("invalid_client", "malformed Basic credentials"));
+            };
             if form_id.is_some_and(|f| *f != id) {
                 return Err(bad("invalid_request", "client_id does not match"));
             }
@@ -153,10 +165,17 @@ fn scope_claims(user: &User, scopes: &[&str], amr: &str, out: &mut serde_json::M
         out.insert("phone_number_verified".into(), json!(amr == "sms"));
     }
     if scopes.contains(&"profile") {
+        // OIDC Core §5.3.2: a claim without a value is left out, not sent as null.
         let name = user.nickname.clone().or_else(|| user.username.clone());
-        out.insert("nickname".into(), json!(user.nickname));
-        out.insert("name".into(), json!(name));
-        out.insert("preferred_username".into(), json!(user.username));
+        for (claim, value) in [
+            ("nickname", &user.nickname),
+            ("name", &name),
+            ("preferred_username", &user.username),
+        ] {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                out.insert(claim.into(), json!(v));
+            }
+        }
         out.insert("updated_at".into(), json!(user.updated_at.timestamp()));
     }
     if scopes.contains(&"email")
@@ -168,12 +187,20 @@ fn scope_claims(user: &User, scopes: &[&str], amr: &str, out: &mut serde_json::M
     }
 }
 
+/// Access and ID tokens live at most this long, however long the token policy lets a session
+/// token live: a resource server that checks an access token's signature alone keeps honouring
+/// it after a revocation until it expires. Refreshes and userinfo see a revocation at once.
+const ACCESS_TOKEN_MAX_SECS: i64 = 3600;
+
 /// What a grant's tokens say about it.
 struct GrantFacts<'a> {
     client: &'a OidcClient,
     user: &'a User,
     jti: Uuid,
+    /// The scope of this answer's access and ID tokens.
     scope: String,
+    /// The scope of the grant, which its refresh token keeps (RFC 6749 §6).
+    granted: String,
     amr: String,
     auth_time: i64,
     sid: String,
@@ -186,7 +213,7 @@ async fn token_answer(app: &AppState, g: GrantFacts<'_>) -> Response {
         Err(_) => return unavailable(),
     };
     let now = app.core.clock.now().timestamp();
-    let ttl = policy.token_ttl;
+    let ttl = policy.token_ttl.min(ACCESS_TOKEN_MAX_SECS);
     let iss = app.http.public_url.as_str();
     let sub = g.user.id.to_string();
     let scopes = parse_scope(&g.scope);
@@ -217,10 +244,10 @@ async fn token_answer(app: &AppState, g: GrantFacts<'_>) -> Response {
     let signed = (|| -> anyhow::Result<(String, String, Option<String>)> {
         let access = keys.sign(IdTokenAlg::Rs256, TokenKind::Access, &access)?;
         let id_token = keys.sign(g.client.id_token_alg, TokenKind::Id, &Value::Object(id))?;
-        let refresh = if scopes.contains(&"offline_access") {
+        let refresh = if parse_scope(&g.granted).contains(&"offline_access") {
             let claims = json!({
                 "iss": iss, "sub": sub, "aud": g.client.client_id, "iat": now, "jti": g.jti,
-                "scope": g.scope, "sid": g.sid, "auth_time": g.auth_time, "amr": g.amr,
+                "scope": g.granted, "sid": g.sid, "auth_time": g.auth_time, "amr": g.amr,
                 "nonce": g.nonce,
             });
             Some(keys.sign(IdTokenAlg::Rs256, TokenKind::Refresh, &claims)?)
@@ -278,7 +305,7 @@ async fn code_grant(app: &AppState, client: &OidcClient, form: &Params) -> Respo
         Ok(Ok(taken)) => taken,
         Ok(Err(CodeRefusal::Unknown)) => return bad("invalid_grant", "unknown code"),
         Ok(Err(CodeRefusal::Expired)) => return bad("invalid_grant", "the code has expired"),
-        Ok(Err(CodeRefusal::Replayed)) => {
+        Ok(Err(CodeRefusal::Replayed | CodeRefusal::SessionEnded)) => {
             return bad(
                 "invalid_grant",
                 "the code was already used; the tokens issued for it are revoked",
@@ -314,6 +341,12 @@ async fn code_grant(app: &AppState, client: &OidcClient, form: &Params) -> Respo
     };
     let started = match app.core.start_oidc_grant(stored, grant).await {
         Ok(Ok(g)) => g,
+        Ok(Err(CodeRefusal::SessionEnded)) => {
+            return bad(
+                "invalid_grant",
+                "the sign-in this code was issued in has ended",
+            );
+        }
         Ok(Err(_)) => {
             return bad(
                 "invalid_grant",
@@ -330,6 +363,7 @@ async fn code_grant(app: &AppState, client: &OidcClient, form: &Params) -> Respo
             user: &user,
             jti: started.jti,
             scope: c.scope.clone(),
+            granted: c.scope.clone(),
             amr: c.amr.clone(),
             auth_time: c.auth_time.timestamp(),
             sid: c.sid.to_string(),
@@ -400,6 +434,7 @@ async fn refresh_grant(app: &AppState, client: &OidcClient, form: &Params) -> Re
             user: &user,
             jti: fresh,
             scope,
+            granted,
             amr,
             auth_time,
             sid,
@@ -423,10 +458,20 @@ fn bearer_error(error: Option<&str>) -> Response {
         }
     };
     let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     resp.extensions_mut().insert(OwnErrorBody);
+    resp.extensions_mut().insert(crate::http::ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        if error.is_some() {
+            "invalid_token"
+        } else {
+            "invalid_request"
+        },
+    ));
     resp
 }
 
