@@ -425,6 +425,29 @@ test('RP-initiated logout returns to the registered URI with state and ends the 
   await page.context().close();
 });
 
+test('a logout without an ID token of this session asks the user first, then ends the session', async () => {
+  const phone = freshPhone();
+  const page = await newPage();
+  const app = publicApp;
+  const { tokens, claims } = await authorize(page, app, { phone, consent: true });
+  // What Grafana's signout_redirect_url sends: no id_token_hint.
+  const logout = new URL(`${server.base}/oidc/logout`);
+  logout.searchParams.set('client_id', app.clientId);
+  logout.searchParams.set('post_logout_redirect_uri', rp.postLogoutUri);
+  logout.searchParams.set('state', 'bye');
+  await page.goto(logout.href);
+  await page.getByRole('heading', { name: 'Sign out?' }).waitFor();
+  await assertLabelled(page);
+  await screenshots(page, 'oidc-logout-confirm');
+  // Nothing has ended before the user says so.
+  await client.fetchUserInfo(app.config, tokens.access_token, claims.sub);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(at(rp.origin, '/logged-out'));
+  assert.equal(new URL(page.url()).searchParams.get('state'), 'bye');
+  await assertUserinfoRefused(app, tokens.access_token, claims.sub);
+  await page.context().close();
+});
+
 test('an operator registers an application in the admin tab and gets the values to paste', async () => {
   const page = await newPage();
   await page.goto(`${server.base}/signin?redirect=/admin`);

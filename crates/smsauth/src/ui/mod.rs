@@ -109,7 +109,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 pub(crate) fn secure(mut resp: Response) -> Response {

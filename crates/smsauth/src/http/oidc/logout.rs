@@ -33,11 +33,15 @@ pub async fn logout_form(
     headers: HeaderMap,
     Form(params): Form<Vec<(String, String)>>,
 ) -> Response {
-    // The confirmation form is ours: it counts only when posted from our own pages.
+    // The confirmation form is ours: it counts only when posted from our own pages, as the
+    // browser says by `Origin` or by `Sec-Fetch-Site` (Fetch Metadata).
     let same_origin = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|o| super::authorize::same_origin(o, &app.http.public_url, &headers));
+        .is_some_and(|o| super::authorize::same_origin(o, &app.http.public_url, &headers))
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"same-origin");
     logout_with(app, ctx.locale, headers, params, same_origin).await
 }
 
@@ -85,13 +89,24 @@ async fn logout_with(
             .map(|s| s.id),
         None => None,
     };
+    // Only a URI registered for the client, named by a valid hint or `client_id`, is followed.
+    let registered = match (client_id, get("post_logout_redirect_uri")) {
+        (Some(id), Some(uri)) => app
+            .core
+            .oidc_client(&id)
+            .await
+            .ok()
+            .filter(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri))
+            .map(|_| uri.to_string()),
+        _ => None,
+    };
     // §2: the user is asked unless the hint is an ID token of the session in this browser.
     // Without the question, any site could sign its visitors out of every application.
     let hint_is_this_session = hinted_sid.is_some() && hinted_sid == browser_sid;
     let something_to_end = browser.is_some() || hinted_sid.is_some();
     let confirmed = same_origin && get("confirm") == Some("yes");
     if something_to_end && !hint_is_this_session && !confirmed {
-        return confirm_logout_page(locale, &params);
+        return confirm_logout_page(locale, &params, registered.as_deref());
     }
     if let Some((auth, _)) = &browser
         && let Err(e) = app.core.sign_out(&auth.claims).await
@@ -108,17 +123,6 @@ async fn logout_with(
             tracing::warn!(error = %e, "ending the hinted session at logout failed");
         }
     }
-    // Only a URI registered for the client, named by a valid hint or `client_id`, is followed.
-    let registered = match (client_id, get("post_logout_redirect_uri")) {
-        (Some(id), Some(uri)) => app
-            .core
-            .oidc_client(&id)
-            .await
-            .ok()
-            .filter(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri))
-            .map(|_| uri.to_string()),
-        _ => None,
-    };
     let mut resp = match registered {
         Some(uri) => match get("state") {
             Some(state) => found(&with_query(&uri, &[("state", state)])),

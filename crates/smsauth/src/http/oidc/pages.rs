@@ -90,7 +90,14 @@ pub fn signed_out_page(locale: Locale) -> Response {
 
 /// RP-Initiated Logout 1.0 §2: without an ID token of the session in this browser, the user is
 /// asked. The form posts the same parameters back with `confirm=yes` (same origin only).
-pub fn confirm_logout_page(locale: Locale, params: &[(String, String)]) -> Response {
+///
+/// A form's answer that redirects elsewhere is held to the page's `form-action` (CSP Level 3),
+/// so the registered post-logout URI's origin, and only it, is added there.
+pub fn confirm_logout_page(
+    locale: Locale,
+    params: &[(String, String)],
+    then: Option<&str>,
+) -> Response {
     let hidden: String = params
         .iter()
         .filter(|(k, _)| k != "confirm")
@@ -108,13 +115,37 @@ pub fn confirm_logout_page(locale: Locale, params: &[(String, String)]) -> Respo
          <button type=\"submit\" class=\"wide\">{}</button>\n</form>\n",
         escape(&i18n::message("oidc.logout.confirm", locale, &[]))
     );
-    html_with(
+    let mut resp = html_with(
         StatusCode::OK,
         locale,
         "oidc.logout.title",
         &["oidc.logout.body"],
         &form,
-    )
+    );
+    // With the pages' usual `no-referrer`, a browser sends `Origin: null` on the form's POST
+    // (Fetch standard, "append a request Origin header"); `same-origin` lets it name us.
+    resp.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if let Some(origin) = then.and_then(origin_of) {
+        let csp = crate::ui::CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            resp.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    resp
+}
+
+/// `scheme://host[:port]` of an absolute URI (a registered one: ASCII, no spaces).
+fn origin_of(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 /// `GET /oidc/consent`: the shell of the consent page.
