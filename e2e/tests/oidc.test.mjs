@@ -448,6 +448,26 @@ test('a logout without an ID token of this session asks the user first, then end
   await page.context().close();
 });
 
+test('the relying party picks the sign-in language (ui_locales) and fills in the phone (login_hint)', async () => {
+  const phone = freshPhone();
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+  const page = await context.newPage();
+  const url = client.buildAuthorizationUrl(firstPartyApp.config, {
+    redirect_uri: rp.redirectUri,
+    scope: 'openid phone',
+    state: client.randomState(),
+    nonce: client.randomNonce(),
+    ui_locales: 'de-DE en',
+    login_hint: phone,
+  });
+  await page.goto(url.href);
+  await page.waitForURL(at(server.base, '/signin'));
+  assert.equal(await page.locator('html').getAttribute('lang'), 'de-DE');
+  await page.getByText(`Melden Sie sich an, um mit ${FIRST_PARTY_APP} fortzufahren.`).waitFor();
+  assert.equal(await page.locator('#phone').inputValue(), phone);
+  await context.close();
+});
+
 test('an operator registers an application in the admin tab and gets the values to paste', async () => {
   const page = await newPage();
   await page.goto(`${server.base}/signin?redirect=/admin`);

@@ -131,10 +131,11 @@ pub(crate) fn secure(mut resp: Response) -> Response {
     resp
 }
 
-/// The shell for `page`, with `lang` from `Accept-Language` so the first paint is already in
-/// the reader's language (the script may switch it).
-pub(crate) fn page(page: &'static str, headers: &HeaderMap) -> Response {
-    let lang = Locale::negotiate(headers, None).as_str();
+/// The shell for `page`, with `lang` from `?locale=` (the OpenID Provider passes a relying
+/// party's `ui_locales` so) or `Accept-Language`, so the first paint is already in the reader's
+/// language (the script may switch it; a choice the reader saved wins).
+pub(crate) fn page(page: &'static str, headers: &HeaderMap, query: Option<&str>) -> Response {
+    let lang = Locale::negotiate(headers, query).as_str();
     let html = SHELL.replace("{{page}}", page).replace("{{lang}}", lang);
     let mut resp = html.into_response();
     resp.headers_mut().insert(
@@ -190,19 +191,21 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Routes<S> {
         .route("/", get(|| async { Redirect::to("/account") }))
         .route(
             "/signin",
-            get(|h: HeaderMap| async move { page("signin", &h) }),
+            get(
+                |h: HeaderMap, uri: axum::http::Uri| async move { page("signin", &h, uri.query()) },
+            ),
         )
         .route(
             "/admin",
-            get(|h: HeaderMap| async move { page("admin", &h) }),
+            get(|h: HeaderMap| async move { page("admin", &h, None) }),
         )
         .route(
             "/account",
-            get(|h: HeaderMap| async move { page("account", &h) }),
+            get(|h: HeaderMap| async move { page("account", &h, None) }),
         )
         .route(
             "/api/docs",
-            get(|h: HeaderMap| async move { page("docs", &h) }),
+            get(|h: HeaderMap| async move { page("docs", &h, None) }),
         )
         .route("/assets/i18n/{file}", get(catalogue))
         .route("/assets/{file}", get(asset))

@@ -429,6 +429,23 @@ async fn other_authorization_errors_go_back_to_the_application_with_state_and_is
     let loc = location(&r);
     assert!(loc.starts_with("/signin?redirect="), "{loc}");
     assert!(query_of(&loc)["redirect"].starts_with("/oidc/authorize?"));
+    // ui_locales picks the sign-in page's language: the first one it speaks.
+    let r = authorize(
+        &app,
+        None,
+        &code_params(&c.id, &[("ui_locales", "tlh de-CH ja")]),
+    )
+    .await;
+    assert_eq!(query_of(&location(&r))["locale"], "de-DE");
+    let page = browser()
+        .get(app.url(&location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"<html lang="de-DE">"#), "{page}");
 
     // With a session but no consent for a third-party client.
     let cookie = session(&app, PHONE).await;

@@ -272,6 +272,16 @@ async fn cookie_age(app: &AppState) -> i64 {
         .unwrap_or(86_400)
 }
 
+/// The first of the relying party's `ui_locales` (OIDC Core §3.1.2.1, space-separated BCP 47
+/// tags in order of preference) that the pages speak.
+fn ui_locale(params: &HashMap<String, String>) -> Option<String> {
+    params
+        .get("ui_locales")?
+        .split(' ')
+        .find_map(Locale::from_tag)
+        .map(|l| l.as_str().to_string())
+}
+
 /// The query string of `params`, to come back to `/oidc/authorize` with.
 fn query_of(params: &HashMap<String, String>) -> String {
     let mut pairs: Vec<(&String, &String)> = params.iter().collect();
@@ -336,9 +346,14 @@ async fn decide_authorization(
             params.insert("auth_after".into(), now.to_string());
         }
         let back = format!("/oidc/authorize?{}", query_of(&params));
+        let mut pairs = vec![("redirect", back.as_str())];
+        let locale = ui_locale(&req.params);
+        if let Some(l) = &locale {
+            pairs.push(("locale", l));
+        }
         let target = format!(
             "/signin?{}",
-            serde_urlencoded::to_string([("redirect", back.as_str())]).unwrap_or_default()
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
         );
         return found(&target);
     };
@@ -365,6 +380,9 @@ async fn decide_authorization(
         }
         let mut params = req.params.clone();
         params.remove("prompt");
+        if let Some(l) = ui_locale(&req.params) {
+            params.insert("locale".into(), l);
+        }
         return found(&format!("/oidc/consent?{}", query_of(&params)));
     }
     match issue_code(app, &req, &auth).await {

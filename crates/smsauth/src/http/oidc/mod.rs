@@ -93,6 +93,7 @@ async fn discovery(State(app): State<AppState>) -> Response {
         "claims_supported": CLAIMS,
         "subject_types_supported": ["public"],
         "prompt_values_supported": ["none", "login", "consent"],
+        "ui_locales_supported": crate::i18n::Locale::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
         "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -149,6 +149,6 @@ fn origin_of(uri: &str) -> Option<String> {
 }
 
 /// `GET /oidc/consent`: the shell of the consent page.
-pub async fn consent_page(headers: HeaderMap) -> Response {
-    crate::ui::page("oidc-consent", &headers)
+pub async fn consent_page(headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    crate::ui::page("oidc-consent", &headers, uri.query())
 }

@@ -220,7 +220,20 @@ async function load() {
     page.loadError = e.message;
   }
   page.app = await applicationName();
+  prefillFromHint();
   render();
+}
+
+/** An OpenID Connect `login_hint` that is a phone number fills the SMS forms' phone field and
+ *  opens the first SMS tab. */
+function prefillFromHint() {
+  const target = safeRedirect(new URLSearchParams(location.search).get('redirect'));
+  if (!target?.startsWith('/oidc/authorize?')) return;
+  const hint = new URLSearchParams(target.slice('/oidc/authorize?'.length)).get('login_hint');
+  if (!hint || !/^\+?[0-9][0-9 ().-]{4,24}$/.test(hint)) return;
+  for (const auth of page.auths.filter((a) => a.authType === 'SMS')) page.phone[auth.name] ??= hint;
+  const sms = page.auths.findIndex((a) => a.authType === 'SMS');
+  if (sms >= 0) page.active = sms;
 }
 
 /** The application an OpenID Connect sign-in is for (`/oidc/client` checks the request the
