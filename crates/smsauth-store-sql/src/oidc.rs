@@ -315,11 +315,17 @@ where
     }
 
     async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
-            .bind(ms(before))
-            .execute(&self.writer)
-            .await
-            .map_err(map_err::<DB>)?;
+        // A redeemed code stays while the grant it produced lives: presented again later, it
+        // still ends that grant.
+        sqlx::query(
+            "DELETE FROM oidc_codes WHERE expires_at < $1
+                 AND (grant_id IS NULL OR NOT EXISTS
+                     (SELECT 1 FROM issued_tokens t WHERE t.id = oidc_codes.grant_id))",
+        )
+        .bind(ms(before))
+        .execute(&self.writer)
+        .await
+        .map_err(map_err::<DB>)?;
         Ok(())
     }
 }

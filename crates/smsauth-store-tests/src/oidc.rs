@@ -230,10 +230,28 @@ pub async fn oidc_clients_codes_and_grants<S: Store>(store: Arc<S>) {
         Err(StoreError::NotFound)
     ));
 
-    // Expired codes are purged.
+    // Expired codes are purged, except a redeemed one whose grant lives: its late replay
+    // still ends the grant.
     store.create_client(&client("oc_2")).await.unwrap();
+    let browser2 = session(Uuid::new_v4(), user.id, "sms", None);
     store
-        .insert_code(&code("h4", "oc_2", user.id, browser))
+        .insert_session(browser2.clone(), now() - Duration::days(7))
+        .await
+        .unwrap();
+    for hash in ["h4", "h5"] {
+        store
+            .insert_code(&code(hash, "oc_2", user.id, browser2.id))
+            .await
+            .unwrap();
+    }
+    let grant = Uuid::new_v4();
+    assert!(matches!(
+        store.redeem_code("h5", now(), grant).await.unwrap(),
+        Redemption::Fresh(_)
+    ));
+    let g = session(grant, user.id, "oidc:oc_2", Some(browser2.id));
+    store
+        .insert_session(g.clone(), now() - Duration::days(7))
         .await
         .unwrap();
     store
@@ -243,6 +261,24 @@ pub async fn oidc_clients_codes_and_grants<S: Store>(store: Arc<S>) {
     assert_eq!(
         store
             .redeem_code("h4", now(), Uuid::new_v4())
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    );
+    let later = now() + Duration::seconds(3600);
+    assert_eq!(
+        store
+            .redeem_code("h5", later, Uuid::new_v4())
+            .await
+            .unwrap(),
+        Redemption::Replayed
+    );
+    assert!(!store.token_state(g.jti).await.unwrap().current);
+    // Once the grant is gone, so is its code.
+    store.purge_codes(later).await.unwrap();
+    assert_eq!(
+        store
+            .redeem_code("h5", later, Uuid::new_v4())
             .await
             .unwrap(),
         Redemption::Unknown

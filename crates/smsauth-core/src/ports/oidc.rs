@@ -44,6 +44,7 @@ pub trait OidcStore: Send + Sync {
     /// Whether the code was replayed, asked once the grant session exists: a replay that came
     /// between the consumption and the session's creation found nothing to end.
     async fn code_replayed(&self, code_hash: &str) -> StoreResult<bool>;
-    /// Deletes codes that expired before `before`.
+    /// Deletes codes that expired before `before`, except redeemed ones whose grant still
+    /// lives (a late replay must still end it).
     async fn purge_codes(&self, before: DateTime<Utc>) -> StoreResult<()>;
 }
