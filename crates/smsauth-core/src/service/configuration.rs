@@ -21,7 +21,7 @@ pub struct TokenPolicyChange {
 }
 
 /// Refuses anyone but root (SPEC §6.5).
-fn require_root(actor: &User) -> Result<(), ServiceError> {
+pub(crate) fn require_root(actor: &User) -> Result<(), ServiceError> {
     if actor.is_root() {
         Ok(())
     } else {

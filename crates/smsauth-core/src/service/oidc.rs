@@ -77,15 +77,9 @@ pub fn random_hex(n: usize) -> Result<String, ServiceError> {
     Ok(hex::encode(buf))
 }
 
-fn require_root(actor: &User) -> Result<(), ServiceError> {
-    // Registering an application decides where users' identities are sent: authentication
-    // configuration, root's alone like authenticators (SPEC §6.5).
-    if actor.is_root() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden)
-    }
-}
+// Registering an application decides where users' identities are sent: authentication
+// configuration, root's alone like authenticators (SPEC §6.5).
+use super::configuration::require_root;
 
 fn invalid(field: &'static str) -> ServiceError {
     ServiceError::invalid("INVALID_OIDC_CLIENT", field)

@@ -487,21 +487,19 @@ async fn authorize_with(
 
 /// A request of the consent page, refused in the API's envelope.
 fn interaction_error(refusal: Refusal) -> ApiError {
-    match refusal {
-        Refusal::Page(PageError::UnknownClient) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST")
-                .with_key("oidc.error.unknownClient")
-        }
-        Refusal::Page(PageError::BadRedirect) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST")
-                .with_key("oidc.error.badRedirect")
-        }
+    let key = match refusal {
         Refusal::Page(PageError::Unavailable) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry(5)
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry(5);
         }
-        Refusal::Redirect { .. } => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST")
-            .with_key("oidc.invalidRequest"),
-    }
+        Refusal::Page(PageError::UnknownClient) => "oidc.error.unknownClient",
+        Refusal::Page(PageError::BadRedirect) => "oidc.error.badRedirect",
+        Refusal::Redirect { .. } => "oidc.invalidRequest",
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST").with_key(key)
+}
+
+fn no_session() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "NO_SESSION").with_key("oidc.noSession")
 }
 
 /// `data` for the consent page: never cached (it names the user), with a renewed session
@@ -514,10 +512,6 @@ fn private(value: serde_json::Value, renewed: Option<HeaderValue>) -> Response {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     resp
-}
-
-fn no_session() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "NO_SESSION").with_key("oidc.noSession")
 }
 
 /// `GET /oidc/interaction?<authorize query>`: what the consent page shows.
