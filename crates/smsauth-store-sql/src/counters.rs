@@ -4,9 +4,10 @@
 //! transaction, rolling back on a refusal. The order is what makes it exact on PostgreSQL under
 //! READ COMMITTED: the upsert takes the bucket row's lock, so a concurrent `take` of the same
 //! counter waits for this one to commit or roll back and then increments the value it left;
-//! the older buckets of the window no longer change. Keys are upserted in sorted order, so two
-//! transactions never wait on each other's rows in a cycle. On SQLite the single writer
-//! serialises all of it anyway.
+//! the older buckets of the window no longer change. Every counter of a request is upserted by
+//! one statement, in key order, so two transactions never wait on each other's rows in a cycle,
+//! and a whole `take` is four statements (begin, upsert, judge, end) however many counters it
+//! touches. On SQLite the single writer serialises all of it anyway.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -72,6 +73,46 @@ where
     }
 }
 
+/// Adds `delta` to the current bucket of each key in one statement (a multi-row upsert, atomic
+/// on its own): positive deltas add, `-1` takes one away but never below zero. A row to take
+/// from that does not exist yet is inserted with 0, so the inserted value tells the conflict
+/// branch which way to go. The same (key, bucket) is merged into one row first (PostgreSQL
+/// refuses to update a row twice in one statement), and rows go in key order, the order
+/// PostgreSQL locks them in, so two statements never wait on each other in a cycle.
+async fn bump<'e, DB, E>(executor: E, deltas: &[(&str, i64, i64)]) -> StoreResult<()>
+where
+    DB: Dialect,
+    E: Executor<'e, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+{
+    let mut merged: std::collections::BTreeMap<(&str, i64), i64> = Default::default();
+    for (key, bucket, delta) in deltas {
+        *merged.entry((key, *bucket)).or_default() += delta;
+    }
+    merged.retain(|_, d| *d != 0);
+    if merged.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..merged.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO sms_counters (key, bucket, count) VALUES {}
+         ON CONFLICT (key, bucket) DO UPDATE SET count = CASE
+             WHEN excluded.count > 0 THEN sms_counters.count + excluded.count
+             WHEN sms_counters.count > 0 THEN sms_counters.count - 1 ELSE 0 END",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for ((key, bucket), delta) in merged {
+        q = q.bind(key.to_string()).bind(bucket).bind(delta.max(0));
+    }
+    q.execute(executor).await.map_err(map_err::<DB>)?;
+    Ok(())
+}
+
 /// The first counter that is full given `rows`; `extra` is subtracted from the current bucket
 /// of every counter first (1 when `rows` already hold this request's increment).
 fn first_full(counts: &[Count], rows: &[Row], now: DateTime<Utc>, extra: i64) -> Option<Full> {
@@ -106,29 +147,23 @@ where
         if counts.is_empty() {
             return Ok(None);
         }
-        // A full counter is answered from one read, without the writer: a client that keeps
-        // asking once a limit is spent costs a read, not a write transaction. The answer is
-        // right at the instant of the read (a window's count only falls as time passes).
-        if counts.iter().any(|c| c.limit > 0) {
+        // A spent budget is answered from one read, without the writer: once it is spent every
+        // send is refused, and each would otherwise cost a write transaction. The answer is
+        // right at the instant of the read (a window's count only falls as time passes). Rate
+        // limits need no such read: the service remembers a limit it saw full and refuses
+        // from memory until it frees, so only the first refusal reaches the store.
+        if counts.iter().any(|c| c.limit > 0 && c.what.is_budget()) {
             let rows = Self::buckets(&self.pool, counts, now).await?;
             if let Some(full) = first_full(counts, &rows, now, 0) {
                 return Ok(Some(full));
             }
         }
-        let mut sorted: Vec<&Count> = counts.iter().collect();
-        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        let deltas: Vec<(&str, i64, i64)> = counts
+            .iter()
+            .map(|c| (c.key.as_str(), c.bucket_at(now), 1))
+            .collect();
         let mut tx = self.write_tx(None).await?;
-        for c in &sorted {
-            sqlx::query(
-                "INSERT INTO sms_counters (key, bucket, count) VALUES ($1, $2, 1)
-                 ON CONFLICT (key, bucket) DO UPDATE SET count = sms_counters.count + 1",
-            )
-            .bind(c.key.clone())
-            .bind(c.bucket_at(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err::<DB>)?;
-        }
+        bump(&mut *tx, &deltas).await?;
         let rows = Self::buckets(&mut *tx, counts, now).await?;
         if let Some(full) = first_full(counts, &rows, now, 1) {
             tx.rollback().await.map_err(map_err::<DB>)?;
@@ -147,19 +182,30 @@ where
     }
 
     async fn give_back(&self, counts: &[Count], taken_at: DateTime<Utc>) -> StoreResult<()> {
-        let mut tx = self.write_tx(None).await?;
-        for c in counts {
-            sqlx::query(
-                "UPDATE sms_counters SET count = count - 1
-                 WHERE key = $1 AND bucket = $2 AND count > 0",
+        let deltas: Vec<(&str, i64, i64)> = counts
+            .iter()
+            .map(|c| (c.key.as_str(), c.bucket_at(taken_at), -1))
+            .collect();
+        bump(&self.writer, &deltas).await
+    }
+
+    /// One statement: the counters without a limit need no judging, so no transaction.
+    async fn shift(&self, add: &[Count], release: &[Count], now: DateTime<Utc>) -> StoreResult<()> {
+        let deltas: Vec<(&str, i64, i64)> = add
+            .iter()
+            .map(|c| (c.key.as_str(), c.bucket_at(now), 1))
+            .chain(
+                release
+                    .iter()
+                    .map(|c| (c.key.as_str(), c.bucket_at(now), -1)),
             )
-            .bind(c.key.clone())
-            .bind(c.bucket_at(taken_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err::<DB>)?;
+            .collect();
+        if add.iter().any(|c| c.limit > 0) {
+            // Not what `shift` is for; a counter with a limit is judged by `take`.
+            self.take(add, now).await?;
+            return self.give_back(release, now).await;
         }
-        tx.commit().await.map_err(map_err::<DB>)
+        bump(&self.writer, &deltas).await
     }
 
     async fn totals(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {

@@ -1,11 +1,16 @@
 //! `OtpStore`: issuing, consuming and throttling codes.
 //!
-//! `issue` and `attempt` each run in one write transaction keyed by their (action, receiver),
-//! so they are serialised against each other (on SQLite against every writer, on PostgreSQL
-//! across every instance): one live code per (action, receiver) and exactly one winner among
-//! concurrent correct submissions follow, with the partial unique index `otp_records_one_live`
-//! as a second line of defence. Send limits are not counted here but by `SendCounters`
-//! (`counters.rs`, or Redis), exactly and without scanning records.
+//! The usual cases are one guarded statement each, with no transaction: a first code for a key
+//! is an insert guarded by "no unfinished record" (`issue`), and a right code for a phone with
+//! no recorded failures is one read and an update guarded by the failure count it read
+//! (`attempt`). Everything else (a key with records to step aside, a wrong code, a throttle to
+//! clear) runs in one write transaction keyed by (action, receiver), serialised against the
+//! other writers of the key (on SQLite against every writer, on PostgreSQL across every
+//! instance). One live code per (action, receiver) and exactly one winner among concurrent
+//! correct submissions follow from both paths: the guards are re-checked by the database at
+//! the write, and the partial unique index `otp_records_one_live` stops a second live code.
+//! Send limits are not counted here but by `SendCounters` (`counters.rs`, or Redis), exactly
+//! and without scanning records.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -132,42 +137,85 @@ where
         Ok(())
     }
 
-    /// The answers to a submission that need no write: the phone is blocked, or there is no
-    /// code to guess against (none, expired, or exhausted). One read, outside any write
-    /// transaction, so the submissions an attacker makes for phones without a live code never
-    /// queue behind real writers. Answering from a read is safe: a code issued or a block lifted
-    /// just after it orders this submission before that change. `None`: a live code exists, and
-    /// the write transaction decides.
-    async fn attempt_without_code(
+    /// The answers to a submission that need no write transaction, from one read outside any:
+    /// the phone is blocked, or there is no code to guess against (none, expired, or
+    /// exhausted), or the code is right and nothing else about the key needs changing. So the
+    /// submissions an attacker makes for phones without a live code never queue behind real
+    /// writers, and a right code is one read and one guarded update. Answering from a read is
+    /// safe: a code issued or a block lifted just after it orders this submission before that
+    /// change. `None`: the write transaction decides (a wrong code, or a throttle to clear).
+    async fn attempt_from_read(
         &self,
-        action: &str,
-        receiver: &str,
+        a: &Attempt,
+        cap: i64,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<AttemptOutcome>> {
-        let (blocked_until, expires_at, status): (Option<i64>, Option<i64>, Option<String>) =
+        let action = a.action.as_str();
+        type Seen = (
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<Vec<u8>>,
+            Option<i64>,
+        );
+        let (throttled, blocked_until, expires_at, status, id, verifier, hash, failed): Seen =
             sqlx::query_as(
-                "SELECT t.blocked_until, c.expires_at, c.status
+                "SELECT t.consecutive_failures, t.blocked_until, c.expires_at, c.status, c.id,
+                        c.verifier_name, c.code_hash, c.failed_attempts
                  FROM (SELECT 1 AS one) k
                  LEFT JOIN phone_throttle t ON t.action = $1 AND t.receiver = $2
-                 LEFT JOIN (SELECT expires_at, status FROM otp_records
+                 LEFT JOIN (SELECT expires_at, status, id, verifier_name, code_hash,
+                                   failed_attempts
+                            FROM otp_records
                             WHERE action = $1 AND receiver = $2
                               AND status IN ('pending', 'sent', 'exhausted')
                             ORDER BY created_at DESC LIMIT 1) c ON 1 = 1",
             )
             .bind(action)
-            .bind(receiver)
+            .bind(&a.receiver)
             .fetch_one(&self.pool)
             .await
             .map_err(map_err::<DB>)?;
         if let Some(until) = blocked_until.map(from_ms).transpose()?.filter(|u| *u > now) {
             return Ok(Some(AttemptOutcome::Blocked { until }));
         }
-        match (expires_at, status) {
-            (Some(e), Some(status)) if e > ms(now) => {
-                Ok((status == OtpStatus::Exhausted.as_str()).then_some(AttemptOutcome::Exhausted))
-            }
-            _ => Ok(Some(AttemptOutcome::NoLiveCode)),
+        let (Some(e), Some(status)) = (expires_at, status) else {
+            return Ok(Some(AttemptOutcome::NoLiveCode));
+        };
+        if e <= ms(now) {
+            return Ok(Some(AttemptOutcome::NoLiveCode));
         }
+        if status == OtpStatus::Exhausted.as_str() {
+            return Ok(Some(AttemptOutcome::Exhausted));
+        }
+        let right = verifier.as_deref() == Some(a.verifier.as_str())
+            && hash
+                .as_deref()
+                .and_then(CodeHash::from_bytes)
+                .is_some_and(|h| h.matches(&a.candidate));
+        let (Some(id), Some(failed), None) = (id, failed, throttled) else {
+            return Ok(None);
+        };
+        if !right || failed >= cap {
+            return Ok(None);
+        }
+        // Guarded by the failure count read: any submission for this key in between (a wrong
+        // one counts on this very record) makes it touch nothing, and the transaction decides.
+        let done = sqlx::query(
+            "UPDATE otp_records SET status = 'used', updated_at = $1
+             WHERE id = $2 AND status IN ('pending', 'sent') AND expires_at > $1
+               AND failed_attempts = $3",
+        )
+        .bind(ms(now))
+        .bind(&id)
+        .bind(failed)
+        .execute(&self.writer)
+        .await
+        .map_err(map_err::<DB>)?;
+        Ok((DB::rows_affected(&done) == 1).then_some(AttemptOutcome::Consumed))
     }
 }
 
@@ -209,6 +257,34 @@ where
     async fn issue(&self, new: NewOtp, now: DateTime<Utc>) -> StoreResult<IssueOutcome> {
         let now_ms = ms(now);
         let action = new.action.as_str();
+        // The usual case in one guarded statement, without a transaction: the key has no
+        // unfinished record at all (a first send, or the last code was used or superseded).
+        // Two such inserts racing for one key meet at the partial unique index
+        // `otp_records_one_live`; the loser, like any key with records to look at, takes the
+        // transaction below.
+        let inserted = sqlx::query(
+            "INSERT INTO otp_records (id, action, receiver, verifier_name, code_hash, status,
+                 failed_attempts, expires_at, client_ip, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $8
+             WHERE NOT EXISTS (SELECT 1 FROM otp_records WHERE action = $2 AND receiver = $3
+                                 AND status IN ('pending', 'sent', 'exhausted'))",
+        )
+        .bind(new.id.to_string())
+        .bind(action)
+        .bind(&new.receiver)
+        .bind(&new.verifier)
+        .bind(new.code_hash.as_bytes().to_vec())
+        .bind(ms(new.expires_at))
+        .bind(&new.client_ip)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await;
+        match inserted {
+            Ok(done) if DB::rows_affected(&done) == 1 => return Ok(IssueOutcome::Created),
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {}
+            Err(e) => return Err(map_err::<DB>(e)),
+        }
         let mut tx = self
             .write_tx(Some(&format!("otp:{action}:{}", new.receiver)))
             .await?;
@@ -352,7 +428,10 @@ where
     ) -> StoreResult<AttemptOutcome> {
         let now_ms = ms(now);
         let action = a.action.as_str();
-        if let Some(answer) = self.attempt_without_code(action, &a.receiver, now).await? {
+        if let Some(answer) = self
+            .attempt_from_read(&a, i64::from(policy.per_code_attempts), now)
+            .await?
+        {
             return Ok(answer);
         }
         let mut tx = self
@@ -401,12 +480,14 @@ where
             .await
             .map_err(map_err::<DB>)?;
             if DB::rows_affected(&done) == 1 {
-                sqlx::query("DELETE FROM phone_throttle WHERE action = $1 AND receiver = $2")
-                    .bind(action)
-                    .bind(&a.receiver)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err::<DB>)?;
+                if throttle.is_some() {
+                    sqlx::query("DELETE FROM phone_throttle WHERE action = $1 AND receiver = $2")
+                        .bind(action)
+                        .bind(&a.receiver)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err::<DB>)?;
+                }
                 tx.commit().await.map_err(map_err::<DB>)?;
                 return Ok(AttemptOutcome::Consumed);
             }

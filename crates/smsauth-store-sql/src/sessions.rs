@@ -32,16 +32,12 @@ where
     Option<String>: Value<DB>,
 {
     async fn insert_session(&self, s: Session, purge_before: DateTime<Utc>) -> StoreResult<()> {
-        let mut tx = self.write_tx(None).await?;
-        sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1 AND sign_in_at < $2")
-            .bind(s.user_id)
-            .bind(ms(purge_before))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err::<DB>)?;
+        // Two statements, no transaction: the insert is whole on its own, and the purge of the
+        // user's older sessions is housekeeping that may fail or interleave without changing
+        // any answer (a session signed in before `purge_before` is refused when used anyway).
         sqlx::query(
             "INSERT INTO issued_tokens (id, jti, issued_at, sign_in_at, user_id, authenticator,
-                 created_at, updated_at, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 created_at, updated_at, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $3, $3, $7)",
         )
         .bind(s.id.to_string())
         .bind(s.jti.to_string())
@@ -49,17 +45,24 @@ where
         .bind(ms(s.sign_in_at))
         .bind(s.user_id)
         .bind(&s.authenticator)
-        .bind(ms(s.issued_at))
-        .bind(ms(s.issued_at))
         .bind(s.parent.map(|p| p.to_string()))
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await
         .map_err(|e| match &e {
             // The parent session has ended (the foreign key of `parent_id`).
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
             _ => map_err::<DB>(e),
         })?;
-        tx.commit().await.map_err(map_err::<DB>)
+        if let Err(e) =
+            sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1 AND sign_in_at < $2")
+                .bind(s.user_id)
+                .bind(ms(purge_before))
+                .execute(&self.writer)
+                .await
+        {
+            tracing::warn!(error = %e, "older sessions of the user not purged");
+        }
+        Ok(())
     }
 
     async fn renew(

@@ -596,6 +596,33 @@ pub async fn codes_and_throttle<S: Store>(store: Arc<S>) {
             .unwrap(),
         IssueOutcome::Created
     );
+    // A right code after a wrong one clears the phone's failures: four more wrong ones on the
+    // next code stay under the five free failures.
+    let third = "+8613700137000";
+    for round in 0..2 {
+        let otp = new_otp(&hasher, third, &code, "198.51.100.1");
+        assert_eq!(
+            store.issue(otp, later).await.unwrap(),
+            IssueOutcome::Created
+        );
+        for _ in 0..(1 + 3 * round) {
+            assert_eq!(
+                store
+                    .attempt(attempt(&hasher, third, "000000"), policy, later)
+                    .await
+                    .unwrap(),
+                AttemptOutcome::Wrong
+            );
+        }
+        assert_eq!(
+            store
+                .attempt(attempt(&hasher, third, "246810"), policy, later)
+                .await
+                .unwrap(),
+            AttemptOutcome::Consumed,
+            "round {round}"
+        );
+    }
     // Expired: not guessed against, and not counted.
     let expired = later + Duration::seconds(121);
     assert_eq!(
@@ -786,6 +813,33 @@ pub async fn counters_are_exact<S: Store>(store: Arc<S>) {
             .await
             .unwrap(),
         vec![3]
+    );
+    // A verification: one counted here, one given back there, in one step; a give-back never
+    // takes a counter below zero, and the same counter named twice counts twice.
+    let verified = Count::new(Counted::Tally, "verified", 3600, 0);
+    let empty = Count::new(Counted::Tally, "empty", 3600, 0);
+    store
+        .shift(
+            &[verified.clone(), verified.clone()],
+            &[tally.clone(), empty.clone()],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .totals(&[tally.clone(), verified.clone(), empty.clone()], now())
+            .await
+            .unwrap(),
+        vec![2, 2, 0]
+    );
+    store
+        .give_back(&[empty.clone(), verified.clone()], now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.totals(&[empty, verified], now()).await.unwrap(),
+        vec![0, 1]
     );
     store.reset(&["tally".to_string()]).await.unwrap();
     assert_eq!(store.totals(&[tally], now()).await.unwrap(), vec![0]);

@@ -147,6 +147,14 @@ pub trait SendCounters: Send + Sync {
     async fn peek(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Option<Full>>;
     /// Gives back one event taken at `taken_at` (a send that did not happen after all).
     async fn give_back(&self, counts: &[Count], taken_at: DateTime<Utc>) -> StoreResult<()>;
+    /// Counts one event under each of `add` (counters without a limit: nothing is judged) and
+    /// gives one back under each of `release`, both at `now`: a verified code counts as
+    /// verified and frees its unverified slot. Backends that can do it in one atomic step do;
+    /// the default is a `take` and a `give_back`.
+    async fn shift(&self, add: &[Count], release: &[Count], now: DateTime<Utc>) -> StoreResult<()> {
+        self.take(add, now).await?;
+        self.give_back(release, now).await
+    }
     /// The current window total of each counter.
     async fn totals(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Vec<i64>>;
     /// Forgets every bucket of `key` (an administrator lifted a block).

@@ -177,8 +177,8 @@ pub trait OtpStore: Send + Sync {
         receiver: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<DateTime<Utc>>>;
-    /// In one transaction: supersede dead records for (action, receiver), refuse if a live one
-    /// exists, insert `pending`.
+    /// Atomically: supersede dead records for (action, receiver), refuse if a live one exists,
+    /// insert `pending`.
     async fn issue(&self, new: NewOtp, now: DateTime<Utc>) -> StoreResult<IssueOutcome>;
     /// `pending` → `sent` or `send_failed`, with the delivery details.
     async fn mark_delivery(

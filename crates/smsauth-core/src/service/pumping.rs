@@ -250,9 +250,8 @@ impl Core {
         let w = windows(&policy, phone, false);
         let mut counts = vec![w.verified_prefix];
         counts.extend(w.verified_country);
-        self.send_counters.take(&counts, now).await?;
         self.send_counters
-            .give_back(&[w.unverified_prefix], now)
+            .shift(&counts, &[w.unverified_prefix], now)
             .await?;
         Ok(())
     }
