@@ -49,6 +49,53 @@ const WHERE: &str = "($1 IS NULL OR type LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR
     AND ($3 IS NULL OR phone_key = $3) AND ($4 IS NULL OR time >= $4)
     AND ($5 IS NULL OR time <= $5)";
 
+/// Events per insert statement: 9 parameters each, far below either database's limit.
+const APPEND_CHUNK: usize = 64;
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    DB::Arguments: IntoArguments<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<Vec<u8>>: Value<DB>,
+{
+    /// `events` (at most [`APPEND_CHUNK`]) in one insert statement.
+    async fn insert_events<'e, E>(executor: E, events: &[AuditEvent]) -> StoreResult<()>
+    where
+        E: Executor<'e, Database = DB>,
+    {
+        let rows: Vec<String> = (0..events.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=9).map(|j| format!("${}", 9 * i + j)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_log (time, type, ip, user_id, phone_masked, phone_key,
+                 authenticator, verifier, detail) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in events {
+            q = q
+                .bind(ms(e.time))
+                .bind(e.kind.clone())
+                .bind(e.ip.clone())
+                .bind(e.user_id)
+                .bind(e.phone_masked.clone())
+                .bind(e.phone_key.map(|k| k.to_vec()))
+                .bind(e.authenticator.clone())
+                .bind(e.verifier.clone())
+                .bind(json_text(&e.detail));
+        }
+        q.execute(executor).await.map_err(map_err::<DB>)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl<DB> AuditStore for SqlStore<DB>
 where
@@ -68,25 +115,14 @@ where
         if events.is_empty() {
             return Ok(());
         }
+        // One multi-row insert per chunk: a batch is one statement (one round trip, one commit)
+        // rather than one per event; a batch of several chunks is one transaction.
+        if events.len() <= APPEND_CHUNK {
+            return Self::insert_events(&mut *self.write_conn().await?, events).await;
+        }
         let mut tx = self.write_tx(None).await?;
-        for e in events {
-            sqlx::query(
-                "INSERT INTO audit_log (time, type, ip, user_id, phone_masked, phone_key,
-                     authenticator, verifier, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(ms(e.time))
-            .bind(e.kind.clone())
-            .bind(e.ip.clone())
-            .bind(e.user_id)
-            .bind(e.phone_masked.clone())
-            .bind(e.phone_key.map(|k| k.to_vec()))
-            .bind(e.authenticator.clone())
-            .bind(e.verifier.clone())
-            .bind(json_text(&e.detail))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err::<DB>)?;
+        for chunk in events.chunks(APPEND_CHUNK) {
+            Self::insert_events(&mut *tx, chunk).await?;
         }
         tx.commit().await.map_err(map_err::<DB>)
     }
@@ -102,7 +138,7 @@ where
             .map(|p| format!("{}%", crate::rows::like_escaped(p)));
         let key = f.phone_key.map(|k| k.to_vec());
         let (since, until) = (f.since.map(ms), f.until.map(ms));
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM audit_log WHERE {WHERE}"
         )))
@@ -139,7 +175,7 @@ where
         )
         .bind(ms(before))
         .bind(i64::from(batch))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(DB::rows_affected(&done))

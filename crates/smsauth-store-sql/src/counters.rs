@@ -153,7 +153,7 @@ where
         // limits need no such read: the service remembers a limit it saw full and refuses
         // from memory until it frees, so only the first refusal reaches the store.
         if counts.iter().any(|c| c.limit > 0 && c.what.is_budget()) {
-            let rows = Self::buckets(&self.pool, counts, now).await?;
+            let rows = Self::buckets(&mut *self.read_conn().await?, counts, now).await?;
             if let Some(full) = first_full(counts, &rows, now, 0) {
                 return Ok(Some(full));
             }
@@ -177,7 +177,7 @@ where
         if counts.iter().all(|c| c.limit == 0) {
             return Ok(None);
         }
-        let rows = Self::buckets(&self.pool, counts, now).await?;
+        let rows = Self::buckets(&mut *self.read_conn().await?, counts, now).await?;
         Ok(first_full(counts, &rows, now, 0))
     }
 
@@ -186,7 +186,7 @@ where
             .iter()
             .map(|c| (c.key.as_str(), c.bucket_at(taken_at), -1))
             .collect();
-        bump(&self.writer, &deltas).await
+        bump(&mut *self.write_conn().await?, &deltas).await
     }
 
     /// One statement: the counters without a limit need no judging, so no transaction.
@@ -205,11 +205,11 @@ where
             self.take(add, now).await?;
             return self.give_back(release, now).await;
         }
-        bump(&self.writer, &deltas).await
+        bump(&mut *self.write_conn().await?, &deltas).await
     }
 
     async fn totals(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
-        let rows = Self::buckets(&self.pool, counts, now).await?;
+        let rows = Self::buckets(&mut *self.read_conn().await?, counts, now).await?;
         Ok(counts
             .iter()
             .map(|c| {
@@ -256,7 +256,7 @@ where
         .bind(pattern)
         .bind(probe.oldest_counted(now))
         .bind(max as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(rows)
@@ -275,7 +275,7 @@ where
         .bind(rest.to_string())
         .bind(ms(until))
         .bind(ms(now))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -306,8 +306,10 @@ where
         for (kind, rest) in &parts {
             q = q.bind(kind.to_string()).bind(rest.to_string());
         }
-        let rows: Vec<(String, String, i64)> =
-            q.fetch_all(&self.pool).await.map_err(map_err::<DB>)?;
+        let rows: Vec<(String, String, i64)> = q
+            .fetch_all(&mut *self.read_conn().await?)
+            .await
+            .map_err(map_err::<DB>)?;
         rows.into_iter()
             .map(|(kind, key, until)| Ok((format!("{kind}:{key}"), from_ms(until)?)))
             .collect()
@@ -319,7 +321,7 @@ where
              ORDER BY blocked_until DESC",
         )
         .bind(ms(now))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         rows.into_iter()
@@ -332,7 +334,7 @@ where
         let done = sqlx::query("DELETE FROM sms_blocks WHERE kind = $1 AND key = $2")
             .bind(kind.to_string())
             .bind(rest.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         Ok(DB::rows_affected(&done) > 0)

@@ -15,6 +15,7 @@
 
 mod audit;
 mod config;
+mod conns;
 mod counters;
 pub mod dialect;
 mod oidc;
@@ -31,9 +32,9 @@ use smsauth_core::ports::oidc::OidcStore;
 use smsauth_core::ports::otp_store::OtpStore;
 use smsauth_core::ports::store::{ConfigStore, SessionStore, StoreError, UserStore};
 use sqlx::pool::PoolOptions;
-use sqlx::{
-    Connection, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
-};
+use sqlx::{Connection, Database, Decode, Encode, Executor, IntoArguments, Type};
+
+use conns::{Conn, Conns, WriteTx};
 
 pub use dialect::Dialect;
 pub(crate) use rows::{from_ms, ms};
@@ -54,8 +55,8 @@ impl<DB: Database, T> Value<DB> for T where
 /// PostgreSQL both are the same pool.
 #[derive(Debug)]
 pub struct SqlStore<DB: Database> {
-    pool: Pool<DB>,
-    writer: Pool<DB>,
+    pool: Conns<DB>,
+    writer: Conns<DB>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -169,7 +170,8 @@ where
     }
 
     async fn backup(&self, dest: &std::path::Path) -> anyhow::Result<()> {
-        DB::backup(&self.pool, dest).await
+        let mut conn = self.pool.acquire().await?;
+        DB::backup(&mut conn, dest).await
     }
 }
 
@@ -189,31 +191,48 @@ pub(crate) fn pool_options<DB: Database>(max_connections: u32) -> PoolOptions<DB
 impl<DB: Dialect> SqlStore<DB>
 where
     DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: sqlx::Acquire<'c, Database = DB>,
 {
     /// The store on `pool` (reads) and `writer` (writes; the same pool where the database
     /// has no single-writer rule), migrated.
-    pub(crate) async fn migrated(pool: Pool<DB>, writer: Pool<DB>) -> anyhow::Result<SqlStore<DB>> {
-        DB::migrator().run(&writer).await?;
-        Ok(SqlStore { pool, writer })
+    pub(crate) async fn migrated(
+        pool: Conns<DB>,
+        writer: Conns<DB>,
+    ) -> anyhow::Result<SqlStore<DB>> {
+        let store = SqlStore { pool, writer };
+        store.migrate().await?;
+        Ok(store)
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        DB::migrator().run(&self.writer).await?;
+        let mut conn = self.writer.acquire().await?;
+        DB::migrator().run(&mut *conn).await?;
         Ok(())
     }
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    pub fn pool(&self) -> &Pool<DB> {
-        &self.pool
+    /// A connection for reads.
+    async fn read_conn(&self) -> Result<Conn<DB>, StoreError> {
+        self.pool.acquire().await.map_err(map_err::<DB>)
+    }
+
+    /// The connection for a write outside a transaction (on SQLite, the one writer).
+    async fn write_conn(&self) -> Result<Conn<DB>, StoreError> {
+        self.writer.acquire().await.map_err(map_err::<DB>)
     }
 
     /// A write transaction; with a `key`, every decision about it is serialised against every
-    /// other writer of the key, on every instance ([`Dialect::begin_write`]).
-    async fn write_tx(&self, key: Option<&str>) -> Result<Transaction<'static, DB>, StoreError> {
-        DB::begin_write(&self.writer, key)
+    /// other writer of the key, on every instance ([`Dialect::lock_key`]).
+    async fn write_tx(&self, key: Option<&str>) -> Result<WriteTx<DB>, StoreError> {
+        let conn = self.write_conn().await?;
+        let mut tx = WriteTx::begin(conn, DB::BEGIN_WRITE)
             .await
-            .map_err(map_err::<DB>)
+            .map_err(map_err::<DB>)?;
+        if let Some(key) = key {
+            DB::lock_key(&mut tx, key).await.map_err(map_err::<DB>)?;
+        }
+        Ok(tx)
     }
 }
 

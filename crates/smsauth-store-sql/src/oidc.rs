@@ -121,7 +121,7 @@ where
         let rows: Vec<ClientRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {CLIENT_COLUMNS} FROM oidc_clients ORDER BY created_at, client_id"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         crate::rows::all(rows)
@@ -132,7 +132,7 @@ where
             "SELECT {CLIENT_COLUMNS} FROM oidc_clients WHERE client_id = $1"
         )))
         .bind(client_id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         row.map(OidcClient::try_from).transpose()
@@ -153,7 +153,7 @@ where
         .bind(c.id_token_alg.as_str().to_string())
         .bind(ms(c.created_at))
         .bind(ms(c.updated_at))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -175,7 +175,7 @@ where
         .bind(c.first_party)
         .bind(c.id_token_alg.as_str().to_string())
         .bind(ms(c.updated_at))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         found::<DB>(done)
@@ -211,7 +211,7 @@ where
         sqlx::query_scalar("SELECT scope FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read_conn().await?)
             .await
             .map_err(map_err::<DB>)
     }
@@ -232,7 +232,7 @@ where
         .bind(client_id.to_string())
         .bind(scope.to_string())
         .bind(ms(now))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -254,7 +254,7 @@ where
         .bind(c.amr.clone())
         .bind(c.sid.to_string())
         .bind(ms(c.expires_at))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -273,7 +273,7 @@ where
         .bind(code_hash.to_string())
         .bind(ms(now))
         .bind(grant.to_string())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         if let Some(row) = fresh {
@@ -287,7 +287,7 @@ where
         )
         .bind(code_hash.to_string())
         .bind(ms(now))
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         let Some(grant) = replayed else {
@@ -296,7 +296,7 @@ where
         if let Some(id) = grant {
             sqlx::query("DELETE FROM issued_tokens WHERE id = $1 OR parent_id = $1")
                 .bind(id)
-                .execute(&self.writer)
+                .execute(&mut *self.write_conn().await?)
                 .await
                 .map_err(map_err::<DB>)?;
         }
@@ -308,7 +308,7 @@ where
         let at: Option<Option<i64>> =
             sqlx::query_scalar("SELECT replayed_at FROM oidc_codes WHERE code_hash = $1")
                 .bind(code_hash.to_string())
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.write_conn().await?)
                 .await
                 .map_err(map_err::<DB>)?;
         Ok(matches!(at, Some(Some(_))))
@@ -323,7 +323,7 @@ where
                      (SELECT 1 FROM issued_tokens t WHERE t.id = oidc_codes.grant_id))",
         )
         .bind(ms(before))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())

@@ -73,7 +73,7 @@ where
         loop {
             let done = sqlx::query(sql)
                 .bind(cutoff)
-                .execute(&self.writer)
+                .execute(&mut *self.write_conn().await?)
                 .await
                 .map_err(map_err::<DB>)?;
             let n = DB::rows_affected(&done);
@@ -176,7 +176,7 @@ where
             )
             .bind(action)
             .bind(&a.receiver)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.read_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         if let Some(until) = blocked_until.map(from_ms).transpose()?.filter(|u| *u > now) {
@@ -212,7 +212,7 @@ where
         .bind(ms(now))
         .bind(&id)
         .bind(failed)
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok((DB::rows_affected(&done) == 1).then_some(AttemptOutcome::Consumed))
@@ -248,7 +248,7 @@ where
         .bind(action.as_str())
         .bind(receiver)
         .bind(ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         expires.map(from_ms).transpose()
@@ -277,7 +277,7 @@ where
         .bind(ms(new.expires_at))
         .bind(&new.client_ip)
         .bind(now_ms)
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await;
         match inserted {
             Ok(done) if DB::rows_affected(&done) == 1 => return Ok(IssueOutcome::Created),
@@ -366,7 +366,7 @@ where
         .bind(delivery)
         .bind(ms(now))
         .bind(id.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -397,7 +397,7 @@ where
         .bind(ms(now))
         .bind(via)
         .bind(message_id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         if let Some(receiver) = moved {
@@ -411,7 +411,7 @@ where
         )
         .bind(via)
         .bind(message_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(known.map(|receiver| ReceiptTarget {
@@ -538,7 +538,7 @@ where
         sqlx::query("DELETE FROM phone_throttle WHERE action = $1 AND receiver = $2")
             .bind(scope)
             .bind(key)
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         Ok(())
@@ -560,7 +560,7 @@ where
         .await?;
         sqlx::query("DELETE FROM sms_blocks WHERE blocked_until < $1")
             .bind(ms(now))
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         sqlx::query(
@@ -569,7 +569,7 @@ where
         )
         .bind(cutoff)
         .bind(ms(now))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())

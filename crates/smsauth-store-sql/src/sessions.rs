@@ -46,7 +46,7 @@ where
         .bind(s.user_id)
         .bind(&s.authenticator)
         .bind(s.parent.map(|p| p.to_string()))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(|e| match &e {
             // The parent session has ended (the foreign key of `parent_id`).
@@ -57,7 +57,7 @@ where
             sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1 AND sign_in_at < $2")
                 .bind(s.user_id)
                 .bind(ms(purge_before))
-                .execute(&self.writer)
+                .execute(&mut *self.write_conn().await?)
                 .await
         {
             tracing::warn!(error = %e, "older sessions of the user not purged");
@@ -152,7 +152,7 @@ where
         )
         .bind(jti.to_string())
         .bind(ms(expires_at))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -164,7 +164,7 @@ where
                     (SELECT COUNT(*) FROM issued_tokens WHERE jti = $1)",
         )
         .bind(jti.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(TokenState {
@@ -179,7 +179,7 @@ where
              FROM issued_tokens WHERE jti = $1",
         )
         .bind(jti.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         let Some((id, issued_at, sign_in_at, user_id, authenticator, parent)) = row else {
@@ -207,7 +207,7 @@ where
                  OR parent_id IN (SELECT id FROM issued_tokens WHERE jti = $1)",
         )
         .bind(jti.to_string())
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -216,7 +216,7 @@ where
     async fn end_session_by_id(&self, id: Uuid) -> StoreResult<()> {
         sqlx::query("DELETE FROM issued_tokens WHERE id = $1 OR parent_id = $1")
             .bind(id.to_string())
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         Ok(())
@@ -245,14 +245,14 @@ where
     async fn purge(&self, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query("DELETE FROM token_blacklist WHERE expires_at < $1")
             .bind(ms(now))
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         // Renewal markers decide the grace window and recognise a reused token; a day covers
         // the longest renew limit an operator would set.
         sqlx::query("DELETE FROM token_renewals WHERE renewed_at < $1")
             .bind(ms(now) - 86_400_000)
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         Ok(())

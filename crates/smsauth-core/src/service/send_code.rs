@@ -468,10 +468,10 @@ impl Core {
     /// Whether a sign-in with `phone` through `verifier` can succeed: the phone has an account,
     /// or an enabled SMS authenticator on this verifier signs new phones up (SPEC §15.1).
     async fn may_sign_in(&self, verifier: &Verifier, phone: &Phone) -> Result<bool, ServiceError> {
-        if self.users.user_by_phone(phone.as_str()).await?.is_some() {
-            return Ok(true);
-        }
+        // The configuration first (cached): with an authenticator that signs new phones up,
+        // the answer needs no read of the users.
         let default = self.config.default_sms_verifier().await?.map(|v| v.name);
+        let mut linking = Vec::new();
         for auth in self.config.authenticators().await? {
             if !auth.enabled || auth.auth_type != AuthType::Sms {
                 continue;
@@ -483,12 +483,20 @@ impl Core {
             if !uses {
                 continue;
             }
-            if auth.auto_signup()
-                || self
-                    .users
-                    .linked_user(&auth.name, phone.as_str())
-                    .await?
-                    .is_some()
+            if auth.auto_signup() {
+                return Ok(true);
+            }
+            linking.push(auth.name);
+        }
+        if self.users.user_by_phone(phone.as_str()).await?.is_some() {
+            return Ok(true);
+        }
+        for name in linking {
+            if self
+                .users
+                .linked_user(&name, phone.as_str())
+                .await?
+                .is_some()
             {
                 return Ok(true);
             }

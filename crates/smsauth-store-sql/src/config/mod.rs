@@ -41,14 +41,14 @@ where
         let rows: Vec<AuthenticatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {AUTH_COLUMNS} FROM authenticators ORDER BY sort, id"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         crate::rows::all(rows)
     }
 
     async fn authenticator(&self, id: i64) -> StoreResult<Option<Authenticator>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         Self::authenticator_by_id(&mut conn, id).await
     }
 
@@ -57,7 +57,7 @@ where
             "SELECT {AUTH_COLUMNS} FROM authenticators WHERE name = $1"
         )))
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         row.map(TryInto::try_into).transpose()
@@ -189,14 +189,14 @@ where
         let rows: Vec<VerifierRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VERIFIER_COLUMNS} FROM verifiers ORDER BY created_at, name"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         crate::rows::all(rows)
     }
 
     async fn verifier(&self, name: &str) -> StoreResult<Option<Verifier>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         Self::verifier_by_name(&mut conn, name).await
     }
 
@@ -206,7 +206,7 @@ where
              ORDER BY is_default DESC, name LIMIT 2"
         )))
         .bind(VERIFICATION_TYPE_SMS_OTP)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         let mut rows: Vec<Verifier> = crate::rows::all(rows)?;
@@ -310,7 +310,7 @@ where
         let row: Option<(i64, i64, i64)> = sqlx::query_as(
             "SELECT token_ttl, session_ttl, renew_limit FROM token_policy WHERE id = 1",
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(row
@@ -333,7 +333,7 @@ where
         .bind(p.session_ttl)
         .bind(p.renew_limit)
         .bind(ms(now))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())

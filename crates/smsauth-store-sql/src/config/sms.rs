@@ -46,7 +46,7 @@ where
 {
     pub(super) async fn load_sms_policy(&self) -> StoreResult<Option<SmsPolicy>> {
         let text: Option<String> = sqlx::query_scalar("SELECT policy FROM sms_policy WHERE id = 1")
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         // A stored policy that no longer parses is an error (503), never silently the default:
@@ -75,7 +75,7 @@ where
         )
         .bind(text)
         .bind(ms(now))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(())
@@ -85,7 +85,7 @@ where
         let rows: Vec<TestNumberRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sms_test_numbers ORDER BY id"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         crate::rows::all(rows)
@@ -105,7 +105,7 @@ where
         .bind(ms(d.expires_at))
         .bind(d.note)
         .bind(ms(now))
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         row.try_into()
@@ -128,7 +128,7 @@ where
         .bind(d.note)
         .bind(ms(now))
         .bind(id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         row.ok_or(StoreError::NotFound)?.try_into()
@@ -137,7 +137,7 @@ where
     pub(super) async fn remove_test_number(&self, id: i64) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM sms_test_numbers WHERE id = $1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         found::<DB>(done)

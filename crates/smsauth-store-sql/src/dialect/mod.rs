@@ -6,25 +6,29 @@ mod sqlite;
 
 use std::future::Future;
 
+use sqlx::Database;
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
-use sqlx::{Database, Pool, Transaction};
 
 /// Fields a unique constraint can be about, as the API names them.
 pub(crate) const UNIQUE_FIELDS: [&str; 6] =
     ["username", "email", "phone", "name", "uuid", "user_id"];
 
 pub trait Dialect: Database {
-    /// Opens a write transaction. With a `key`, its reads and writes about that key are
-    /// serialised against every other writer of the key; without one, unique constraints and
-    /// guarded statements decide. SQLite takes its database-wide write lock at
-    /// `BEGIN IMMEDIATE` in both cases (so no transaction fails half-way on lock upgrade);
-    /// PostgreSQL takes a transaction-scoped advisory lock on the key, so that instances
-    /// serialise exactly the operations that must not interleave and nothing else.
-    fn begin_write<'a>(
-        pool: &'a Pool<Self>,
-        key: Option<&'a str>,
-    ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send + 'a;
+    /// How a write transaction begins (`None`: the database's plain `BEGIN`). SQLite takes its
+    /// database-wide write lock at `BEGIN IMMEDIATE`, so no transaction fails half-way on lock
+    /// upgrade.
+    const BEGIN_WRITE: Option<&'static str>;
+
+    /// Serialises the rest of the transaction's reads and writes about `key` against every
+    /// other writer of the key; without a key, unique constraints and guarded statements
+    /// decide. PostgreSQL takes a transaction-scoped advisory lock on the key, so that
+    /// instances serialise exactly the operations that must not interleave and nothing else;
+    /// SQLite holds its one write lock already.
+    fn lock_key<'a>(
+        conn: &'a mut Self::Connection,
+        key: &'a str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
 
     /// The part of a unique violation that names the column: SQLite's message
     /// (`UNIQUE constraint failed: users.phone`), PostgreSQL's constraint name
@@ -38,7 +42,7 @@ pub trait Dialect: Database {
 
     /// A consistent copy of the whole database, taken while it serves, into the new file `dest`.
     fn backup<'a>(
-        pool: &'a Pool<Self>,
+        conn: &'a mut Self::Connection,
         dest: &'a std::path::Path,
     ) -> impl Future<Output = anyhow::Result<()>> + Send + 'a;
 

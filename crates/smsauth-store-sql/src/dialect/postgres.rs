@@ -2,7 +2,7 @@
 
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
-use sqlx::{Pool, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres};
 
 use super::Dialect;
 use crate::PgStore;
@@ -10,18 +10,14 @@ use crate::PgStore;
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Dialect for Postgres {
-    async fn begin_write<'a>(
-        pool: &'a Pool<Self>,
-        key: Option<&'a str>,
-    ) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        if let Some(key) = key {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+    const BEGIN_WRITE: Option<&'static str> = None;
+
+    async fn lock_key<'a>(conn: &'a mut PgConnection, key: &'a str) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// The constraint's name: `users_phone_key`.
@@ -38,7 +34,7 @@ impl Dialect for Postgres {
     }
 
     /// PostgreSQL has its own tools for consistent online copies; the command says which.
-    async fn backup(_pool: &Pool<Self>, _dest: &std::path::Path) -> anyhow::Result<()> {
+    async fn backup(_conn: &mut PgConnection, _dest: &std::path::Path) -> anyhow::Result<()> {
         anyhow::bail!(
             "the store is PostgreSQL: back it up with its own tools, for example \
              `pg_dump --format=custom --file=smsauth.dump \"$DATABASE_URL\"`, and restore with \
@@ -52,7 +48,7 @@ impl Dialect for Postgres {
 impl PgStore {
     /// Connects to `url` (`postgres://…`) and runs pending migrations.
     pub async fn connect(url: &str) -> anyhow::Result<PgStore> {
-        let pool = crate::pool_options::<Postgres>(16).connect(url).await?;
+        let pool = crate::Conns::Pool(crate::pool_options::<Postgres>(16).connect(url).await?);
         PgStore::migrated(pool.clone(), pool).await
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Pool, Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::Dialect;
 use crate::SqliteStore;
@@ -15,11 +15,14 @@ use crate::SqliteStore;
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl Dialect for Sqlite {
-    async fn begin_write<'a>(
-        pool: &'a Pool<Self>,
-        _key: Option<&'a str>,
-    ) -> Result<Transaction<'static, Self>, sqlx::Error> {
-        pool.begin_with("BEGIN IMMEDIATE").await
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+
+    /// The transaction holds the database's one write lock already.
+    async fn lock_key<'a>(
+        _conn: &'a mut SqliteConnection,
+        _key: &'a str,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
     }
 
     /// The message: `UNIQUE constraint failed: users.phone`.
@@ -38,7 +41,7 @@ impl Dialect for Sqlite {
     /// `VACUUM INTO` (one read transaction, so the copy is a snapshot), into a file created
     /// first with mode 0600 (the copy holds what the database holds), then checked by
     /// `PRAGMA integrity_check` on the copy.
-    async fn backup(pool: &Pool<Self>, dest: &Path) -> anyhow::Result<()> {
+    async fn backup(conn: &mut SqliteConnection, dest: &Path) -> anyhow::Result<()> {
         let mut create = std::fs::OpenOptions::new();
         create.write(true).create_new(true);
         #[cfg(unix)]
@@ -57,7 +60,7 @@ impl Dialect for Sqlite {
             .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
         if let Err(e) = sqlx::query("VACUUM INTO $1")
             .bind(target)
-            .execute(pool)
+            .execute(&mut *conn)
             .await
         {
             let _ = std::fs::remove_file(dest);
@@ -81,6 +84,10 @@ impl Dialect for Sqlite {
     const PUBLIC_VERIFIER: &'static str = "json_extract(options, '$.public.verifier')";
 }
 
+/// Read connections: reads run in parallel with the writer and with each other (WAL), one
+/// thread each; more than the machine's cores would only add threads.
+const READERS: usize = 4;
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs pending migrations.
     pub async fn open(path: &Path) -> anyhow::Result<SqliteStore> {
@@ -93,12 +100,10 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         // The writer first: it creates the file and switches it to WAL before readers open it.
-        let writer = crate::pool_options::<Sqlite>(1)
-            .connect_with(options.clone())
-            .await?;
-        let pool = crate::pool_options::<Sqlite>(8)
-            .connect_with(options)
-            .await?;
+        // Connections held for the process's life, not sqlx's pool (`conns.rs` says why).
+        let writer = crate::conns::Held::open(options.clone(), 1).await?;
+        let pool = crate::conns::Held::open(options, READERS).await?;
+        let (pool, writer) = (crate::Conns::Held(pool), crate::Conns::Held(writer));
         SqliteStore::migrated(pool, writer).await
     }
 }

@@ -30,17 +30,17 @@ where
     Option<String>: Value<DB>,
 {
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         Self::user_where(&mut conn, "id = $1", id).await
     }
 
     async fn user_by_phone(&self, e164: &str) -> StoreResult<Option<User>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         Self::user_where(&mut conn, "phone = $1", e164.to_string()).await
     }
 
     async fn user_by_account(&self, account: &str) -> StoreResult<Option<(User, Option<String>)>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         let Some(user) = Self::user_where(
             &mut conn,
             "username = $1 OR email = $1",
@@ -63,14 +63,14 @@ where
         let hash: Option<Option<String>> =
             sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
                 .bind(user_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.read_conn().await?)
                 .await
                 .map_err(map_err::<DB>)?;
         Ok(hash.flatten())
     }
 
     async fn linked_user(&self, authenticator: &str, uuid: &str) -> StoreResult<Option<User>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT user_id FROM users_authenticators WHERE authenticator = $1 AND uuid = $2",
         )
@@ -101,7 +101,7 @@ where
         )
         .bind(authenticator)
         .bind(uuid)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         if holder == Some(user_id) {
@@ -268,7 +268,7 @@ where
     async fn delete_user(&self, id: i64) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         found::<DB>(done)
@@ -279,7 +279,7 @@ where
         filter: UserFilter,
         page: PageRequest,
     ) -> StoreResult<(Vec<User>, u64)> {
-        let mut conn = self.pool.acquire().await.map_err(map_err::<DB>)?;
+        let mut conn = self.read_conn().await?;
         let pattern = filter
             .search
             .map(|s| format!("%{}%", crate::rows::like_escaped(&s)));
@@ -336,7 +336,7 @@ where
     async fn has_role_holder(&self, role: &str) -> StoreResult<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users_roles WHERE role_name = $1")
             .bind(role)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.read_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         Ok(n > 0)
@@ -347,7 +347,7 @@ where
             "SELECT verifier, uuid FROM users_verifiers WHERE user_id = $1 ORDER BY verifier",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
         Ok(rows
@@ -372,7 +372,7 @@ where
         .bind(uuid)
         .bind(ms(now))
         .bind(ms(now))
-        .execute(&self.writer)
+        .execute(&mut *self.write_conn().await?)
         .await
         .map_err(|e| match map_err::<DB>(e) {
             StoreError::Conflict(_) => StoreError::Conflict(Conflict::AlreadyBound),
@@ -385,7 +385,7 @@ where
         let done = sqlx::query("DELETE FROM users_verifiers WHERE verifier = $1 AND user_id = $2")
             .bind(verifier)
             .bind(user_id)
-            .execute(&self.writer)
+            .execute(&mut *self.write_conn().await?)
             .await
             .map_err(map_err::<DB>)?;
         found::<DB>(done)
