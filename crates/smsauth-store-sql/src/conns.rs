@@ -19,7 +19,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{ConnectOptions, Connection, Database, Pool, SqlSafeStr};
 // sqlx does not re-export the trait its `Transaction` is built on.
 use sqlx_core::transaction::TransactionManager;
-use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 /// Connections of one kind (reads, or writes).
 pub(crate) enum Conns<DB: Database> {
@@ -45,11 +45,13 @@ impl<DB: Database> std::fmt::Debug for Conns<DB> {
     }
 }
 
-/// Connections opened once and kept. Handed out in turn, a free one first; when all are busy,
-/// callers queue (first come, first served) on one of them.
+/// Connections opened once and kept. A caller first takes one of as many permits as there are
+/// connections (callers queue for them first come, first served), so a free connection is
+/// then always there to find.
 pub(crate) struct Held<DB: Database> {
     /// `None` once closed.
     conns: Vec<Arc<Mutex<Option<DB::Connection>>>>,
+    permits: Arc<Semaphore>,
     options: <DB::Connection as Connection>::Options,
     next: AtomicUsize,
 }
@@ -57,7 +59,12 @@ pub(crate) struct Held<DB: Database> {
 /// One connection, for as long as it is held.
 pub(crate) enum Conn<DB: Database> {
     Pooled(PoolConnection<DB>),
-    Held(OwnedMappedMutexGuard<Option<DB::Connection>, DB::Connection>),
+    /// The connection, then its permit: fields drop in this order, so the connection is free
+    /// before the next caller is let in to look for it.
+    Held(
+        OwnedMappedMutexGuard<Option<DB::Connection>, DB::Connection>,
+        #[expect(dead_code, reason = "held only to be released on drop")] OwnedSemaphorePermit,
+    ),
 }
 
 impl<DB: Database> Deref for Conn<DB> {
@@ -65,7 +72,7 @@ impl<DB: Database> Deref for Conn<DB> {
     fn deref(&self) -> &DB::Connection {
         match self {
             Conn::Pooled(c) => c,
-            Conn::Held(c) => c,
+            Conn::Held(c, _) => c,
         }
     }
 }
@@ -74,7 +81,7 @@ impl<DB: Database> DerefMut for Conn<DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
         match self {
             Conn::Pooled(c) => c,
-            Conn::Held(c) => c,
+            Conn::Held(c, _) => c,
         }
     }
 }
@@ -90,6 +97,7 @@ impl<DB: Database> Held<DB> {
             conns.push(Arc::new(Mutex::new(Some(options.connect().await?))));
         }
         Ok(Arc::new(Held {
+            permits: Arc::new(Semaphore::new(conns.len())),
             conns,
             options,
             next: AtomicUsize::new(0),
@@ -98,10 +106,24 @@ impl<DB: Database> Held<DB> {
 
     async fn acquire(
         &self,
-    ) -> Result<OwnedMappedMutexGuard<Option<DB::Connection>, DB::Connection>, sqlx::Error> {
+    ) -> Result<
+        (
+            OwnedMappedMutexGuard<Option<DB::Connection>, DB::Connection>,
+            OwnedSemaphorePermit,
+        ),
+        sqlx::Error,
+    > {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
         let n = self.conns.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         let free = (0..n).find_map(|i| self.conns[(start + i) % n].clone().try_lock_owned().ok());
+        // With a permit one is free; `lock` only covers a permit released a moment before its
+        // connection's lock (it is not: `Conn` drops the lock first).
         let guard = match free {
             Some(guard) => guard,
             None => self.conns[start].clone().lock_owned().await,
@@ -121,11 +143,12 @@ impl<DB: Database> Held<DB> {
                 let _ = old.close_hard().await;
             }
         }
-        Ok(guard)
+        Ok((guard, permit))
     }
 
     /// Waits for each connection's current user, then closes it; later acquires fail.
     async fn close(&self) {
+        self.permits.close();
         for conn in &self.conns {
             if let Some(conn) = conn.lock().await.take() {
                 let _ = conn.close().await;
@@ -138,7 +161,10 @@ impl<DB: Database> Conns<DB> {
     pub(crate) async fn acquire(&self) -> Result<Conn<DB>, sqlx::Error> {
         match self {
             Conns::Pool(pool) => Ok(Conn::Pooled(pool.acquire().await?)),
-            Conns::Held(held) => Ok(Conn::Held(held.acquire().await?)),
+            Conns::Held(held) => {
+                let (conn, permit) = held.acquire().await?;
+                Ok(Conn::Held(conn, permit))
+            }
         }
     }
 
