@@ -5,7 +5,7 @@
 //! one JSON expression) lives in [`dialect`].
 //!
 //! Every rule that must hold under concurrency is enforced here in one transaction opened by
-//! [`Dialect::begin_write`] or in one guarded statement, never by a read in the core followed by
+//! `write_tx` ([`Dialect::lock_key`]) or in one guarded statement, never by a read in the core followed by
 //! a write.
 //!
 //! The generic impl blocks repeat one `where` clause: sqlx cannot express "any backend whose
@@ -49,10 +49,10 @@ impl<DB: Database, T> Value<DB> for T where
 /// The store on one database. Cheap to clone; all clones share the pools.
 ///
 /// Reads use `pool`; every write (each write transaction and each single-statement write) uses
-/// `writer`. On SQLite, which has one writer per file, `writer` is a pool of one connection: a
-/// writer waits its turn in the pool's queue instead of sleeping and retrying inside
-/// `busy_timeout` against seven others, which kept the p99 of sends near 100 ms. On
-/// PostgreSQL both are the same pool.
+/// `writer`. On SQLite, which has one writer per file, `writer` is one connection held for the
+/// process's life (`conns.rs`): a writer waits its turn in a fair queue instead of sleeping and
+/// retrying inside `busy_timeout` against the readers, which kept the p99 of sends near
+/// 100 ms. On PostgreSQL both are the same sqlx pool.
 #[derive(Debug)]
 pub struct SqlStore<DB: Database> {
     pool: Conns<DB>,
