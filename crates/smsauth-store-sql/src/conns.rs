@@ -21,6 +21,9 @@ use sqlx::{ConnectOptions, Connection, Database, Pool, SqlSafeStr};
 use sqlx_core::transaction::TransactionManager;
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
+/// How long a caller waits for a held connection before the store answers unavailable.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connections of one kind (reads, or writes).
 pub(crate) enum Conns<DB: Database> {
     Pool(Pool<DB>),
@@ -113,11 +116,11 @@ impl<DB: Database> Held<DB> {
         ),
         sqlx::Error,
     > {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
+        // As long as sqlx's pool waited (`pool_options`): a store that cannot keep up answers
+        // 503 rather than letting requests pile up without bound.
+        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
             .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let n = self.conns.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
@@ -132,9 +135,11 @@ impl<DB: Database> Held<DB> {
             OwnedMutexGuard::try_map(guard, Option::as_mut).map_err(|_| sqlx::Error::PoolClosed)?;
         let conn = &mut *guard;
         if DB::TransactionManager::get_transaction_depth(conn) > 0 {
-            // A transaction dropped unfinished queues its rollback; wait for it to be done.
-            conn.ping().await?;
-            if DB::TransactionManager::get_transaction_depth(conn) > 0 {
+            // A transaction dropped unfinished queues its rollback; wait for it to be done. A
+            // failed ping is a connection whose thread has stopped (sqlx stops it when such a
+            // rollback fails).
+            let alive = conn.ping().await.is_ok();
+            if !alive || DB::TransactionManager::get_transaction_depth(conn) > 0 {
                 // Its rollback failed too: the connection stays inside a transaction for good,
                 // and every later BEGIN on it would fail. A new one takes its place.
                 tracing::warn!("a store connection was left inside a transaction; reopening it");

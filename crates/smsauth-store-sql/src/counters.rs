@@ -74,7 +74,8 @@ where
 }
 
 /// Adds `delta` to the current bucket of each key in one statement (a multi-row upsert, atomic
-/// on its own): positive deltas add, `-1` takes one away but never below zero. A row to take
+/// on its own): positive deltas add, a negative one takes one away (one only: no caller gives
+/// back twice under one key) but never below zero. A row to take
 /// from that does not exist yet is inserted with 0, so the inserted value tells the conflict
 /// branch which way to go. The same (key, bucket) is merged into one row first (PostgreSQL
 /// refuses to update a row twice in one statement), and rows go in key order, the order

@@ -495,7 +495,7 @@ where
             return Ok(AttemptOutcome::NoLiveCode);
         }
         // Count the failure on the code and on the phone before answering.
-        sqlx::query(
+        let counted = sqlx::query(
             "UPDATE otp_records SET failed_attempts = failed_attempts + 1,
                  status = CASE WHEN failed_attempts + 1 >= $1 THEN 'exhausted' ELSE status END,
                  updated_at = $2
@@ -507,6 +507,12 @@ where
         .execute(&mut *tx)
         .await
         .map_err(map_err::<DB>)?;
+        if DB::rows_affected(&counted) == 0 {
+            // A right code consumed the record after this transaction read it (the fast path
+            // of `attempt_from_read` takes no key lock): nothing is left to guess against.
+            tx.commit().await.map_err(map_err::<DB>)?;
+            return Ok(AttemptOutcome::NoLiveCode);
+        }
         let next = policy.after_failure(throttle, now);
         Self::save_throttle(&mut tx, action, &a.receiver, next, now_ms).await?;
         tx.commit().await.map_err(map_err::<DB>)?;

@@ -32,9 +32,19 @@ where
     Option<String>: Value<DB>,
 {
     async fn insert_session(&self, s: Session, purge_before: DateTime<Utc>) -> StoreResult<()> {
-        // Two statements, no transaction: the insert is whole on its own, and the purge of the
-        // user's older sessions is housekeeping that may fail or interleave without changing
-        // any answer (a session signed in before `purge_before` is refused when used anyway).
+        // Two statements, no transaction. The purge comes first: a session started from a
+        // parent signed in before `purge_before` (an OIDC grant) must meet the foreign key of a
+        // parent already gone, not be inserted and then purged with it. A purge that fails is
+        // housekeeping left for the next sign-in; the insert is whole on its own.
+        if let Err(e) =
+            sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1 AND sign_in_at < $2")
+                .bind(s.user_id)
+                .bind(ms(purge_before))
+                .execute(&mut *self.write_conn().await?)
+                .await
+        {
+            tracing::warn!(error = %e, "older sessions of the user not purged");
+        }
         sqlx::query(
             "INSERT INTO issued_tokens (id, jti, issued_at, sign_in_at, user_id, authenticator,
                  created_at, updated_at, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $3, $3, $7)",
@@ -53,15 +63,6 @@ where
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
             _ => map_err::<DB>(e),
         })?;
-        if let Err(e) =
-            sqlx::query("DELETE FROM issued_tokens WHERE user_id = $1 AND sign_in_at < $2")
-                .bind(s.user_id)
-                .bind(ms(purge_before))
-                .execute(&mut *self.write_conn().await?)
-                .await
-        {
-            tracing::warn!(error = %e, "older sessions of the user not purged");
-        }
         Ok(())
     }
 

@@ -1158,4 +1158,23 @@ pub async fn sessions_renew_reuse_and_revoke<S: Store>(store: Arc<S>) {
         .unwrap();
     assert!(!store.token_state(c).await.unwrap().current);
     assert!(store.token_state(d).await.unwrap().current);
+    // A session started from a parent that this very insert's purge ends (an OIDC grant
+    // redeemed just after its browser session's lifetime) is refused, not purged with it.
+    let stale = session(user.id, Uuid::new_v4(), much_later);
+    let child = Session {
+        parent: Some(stale.id),
+        ..session(user.id, Uuid::new_v4(), much_later)
+    };
+    store
+        .insert_session(stale, much_later - Duration::days(7))
+        .await
+        .unwrap();
+    let child_jti = child.jti;
+    assert!(matches!(
+        store
+            .insert_session(child, much_later + Duration::seconds(1))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store.token_state(child_jti).await.unwrap().current);
 }
