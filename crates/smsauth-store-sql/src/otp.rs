@@ -20,7 +20,7 @@ use smsauth_core::ports::otp_store::{
     Attempt, AttemptOutcome, IssueOutcome, NewOtp, OtpStore, PhoneThrottle, ReceiptTarget,
     SendOutcome, ThrottlePolicy,
 };
-use smsauth_core::ports::store::StoreResult;
+use smsauth_core::ports::store::{Conflict, StoreError, StoreResult};
 use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Type};
 use uuid::Uuid;
 
@@ -83,6 +83,34 @@ where
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+    }
+
+    /// Inserts a new code unless its key has an unfinished record (pending, sent or exhausted):
+    /// `Ok(false)` when it has. Racing inserts for one key meet the partial unique index
+    /// `otp_records_one_live` (a unique violation).
+    async fn insert_code(
+        conn: &mut DB::Connection,
+        new: &NewOtp,
+        now_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO otp_records (id, action, receiver, verifier_name, code_hash, status,
+                 failed_attempts, expires_at, client_ip, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $8
+             WHERE NOT EXISTS (SELECT 1 FROM otp_records WHERE action = $2 AND receiver = $3
+                                 AND status IN ('pending', 'sent', 'exhausted'))",
+        )
+        .bind(new.id.to_string())
+        .bind(new.action.as_str())
+        .bind(&new.receiver)
+        .bind(&new.verifier)
+        .bind(new.code_hash.as_bytes().to_vec())
+        .bind(ms(new.expires_at))
+        .bind(&new.client_ip)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     pub(super) async fn load_throttle(
@@ -262,26 +290,10 @@ where
         // Two such inserts racing for one key meet at the partial unique index
         // `otp_records_one_live`; the loser, like any key with records to look at, takes the
         // transaction below.
-        let inserted = sqlx::query(
-            "INSERT INTO otp_records (id, action, receiver, verifier_name, code_hash, status,
-                 failed_attempts, expires_at, client_ip, created_at, updated_at)
-             SELECT $1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $8
-             WHERE NOT EXISTS (SELECT 1 FROM otp_records WHERE action = $2 AND receiver = $3
-                                 AND status IN ('pending', 'sent', 'exhausted'))",
-        )
-        .bind(new.id.to_string())
-        .bind(action)
-        .bind(&new.receiver)
-        .bind(&new.verifier)
-        .bind(new.code_hash.as_bytes().to_vec())
-        .bind(ms(new.expires_at))
-        .bind(&new.client_ip)
-        .bind(now_ms)
-        .execute(&mut *self.write_conn().await?)
-        .await;
+        let inserted = Self::insert_code(&mut *self.write_conn().await?, &new, now_ms).await;
         match inserted {
-            Ok(done) if DB::rows_affected(&done) == 1 => return Ok(IssueOutcome::Created),
-            Ok(_) => {}
+            Ok(true) => return Ok(IssueOutcome::Created),
+            Ok(false) => {}
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {}
             Err(e) => return Err(map_err::<DB>(e)),
         }
@@ -321,24 +333,16 @@ where
                 expires_at: from_ms(*expires_at)?,
             });
         }
-        sqlx::query(
-            "INSERT INTO otp_records (id, action, receiver, verifier_name, code_hash, status,
-                 failed_attempts, expires_at, client_ip, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $9)",
-        )
-        .bind(new.id.to_string())
-        .bind(action)
-        .bind(&new.receiver)
-        .bind(&new.verifier)
-        .bind(new.code_hash.as_bytes().to_vec())
-        .bind(ms(new.expires_at))
-        .bind(&new.client_ip)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<DB>)?;
+        // The guard holds here (the dead records stepped aside, and no live one), so this is the
+        // same statement as the first-code insert above; it inserts nothing only if a live code
+        // appeared since the read, which the keyed transaction rules out.
+        let inserted = Self::insert_code(&mut *tx, &new, now_ms)
+            .await
+            .map_err(map_err::<DB>)?;
         tx.commit().await.map_err(map_err::<DB>)?;
+        if !inserted {
+            return Err(StoreError::Conflict(Conflict::Duplicate("code")));
+        }
         Ok(IssueOutcome::Created)
     }
 
