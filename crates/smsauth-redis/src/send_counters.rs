@@ -160,17 +160,43 @@ impl SendCounters for RedisRateCounter {
         let mut conn = self.conn.clone();
         let maps: Vec<std::collections::HashMap<i64, i64>> =
             pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(counts
-            .iter()
-            .zip(maps)
-            .map(|(c, m)| {
-                let oldest = c.oldest_counted(now);
-                m.into_iter()
-                    .filter(|(b, _)| *b > oldest)
-                    .map(|(_, n)| n)
-                    .sum()
-            })
-            .collect())
+        Ok(window_totals(counts, maps, now))
+    }
+
+    /// One round trip: the blocks' scores and the counters' hashes in one pipeline.
+    async fn blocked_and_totals(
+        &self,
+        keys: &[String],
+        counts: &[Count],
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Vec<(String, DateTime<Utc>)>, Vec<i64>)> {
+        if keys.is_empty() {
+            return Ok((Vec::new(), self.totals(counts, now).await?));
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZMSCORE").arg(self.blocks_key()).arg(keys);
+        for c in counts {
+            pipe.hgetall(self.counter_key(&c.key));
+        }
+        let mut conn = self.conn.clone();
+        let (scores, maps): (Vec<Option<i64>>, Vec<std::collections::HashMap<i64, i64>>) = {
+            let values: Vec<redis::Value> =
+                pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            let mut values = values.into_iter();
+            let unreadable =
+                |e: redis::ParsingError| StoreError::Unavailable(anyhow::anyhow!("redis: {e}"));
+            let scores = redis::from_redis_value(values.next().unwrap_or(redis::Value::Nil))
+                .map_err(unreadable)?;
+            let maps = values
+                .map(redis::from_redis_value)
+                .collect::<Result<_, _>>()
+                .map_err(unreadable)?;
+            (scores, maps)
+        };
+        Ok((
+            blocks_in_force(keys, scores, now),
+            window_totals(counts, maps, now),
+        ))
     }
 
     async fn reset(&self, keys: &[String]) -> StoreResult<()> {
@@ -264,14 +290,7 @@ impl SendCounters for RedisRateCounter {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(keys
-            .iter()
-            .zip(scores)
-            .filter_map(|(k, s)| {
-                let until = DateTime::from_timestamp_millis(s?)?;
-                (until > now).then(|| (k.clone(), until))
-            })
-            .collect())
+        Ok(blocks_in_force(keys, scores, now))
     }
 
     async fn blocks(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
@@ -309,4 +328,38 @@ impl SendCounters for RedisRateCounter {
             .map_err(unavailable)?;
         Ok(removed > 0)
     }
+}
+
+/// The keys whose block score (its end, in ms) is after `now`, with that end.
+fn blocks_in_force(
+    keys: &[String],
+    scores: Vec<Option<i64>>,
+    now: DateTime<Utc>,
+) -> Vec<(String, DateTime<Utc>)> {
+    keys.iter()
+        .zip(scores)
+        .filter_map(|(k, s)| {
+            let until = DateTime::from_timestamp_millis(s?)?;
+            (until > now).then(|| (k.clone(), until))
+        })
+        .collect()
+}
+
+/// Each counter's total over its window, from its hash of bucket → count.
+fn window_totals(
+    counts: &[Count],
+    maps: Vec<std::collections::HashMap<i64, i64>>,
+    now: DateTime<Utc>,
+) -> Vec<i64> {
+    counts
+        .iter()
+        .zip(maps)
+        .map(|(c, m)| {
+            let oldest = c.oldest_counted(now);
+            m.into_iter()
+                .filter(|(b, _)| *b > oldest)
+                .map(|(_, n)| n)
+                .sum()
+        })
+        .collect()
 }

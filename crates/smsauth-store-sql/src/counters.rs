@@ -7,7 +7,8 @@
 //! the older buckets of the window no longer change. Every counter of a request is upserted by
 //! one statement, in key order, so two transactions never wait on each other's rows in a cycle,
 //! and a whole `take` is four statements (begin, upsert, judge, end) however many counters it
-//! touches. On SQLite the single writer serialises all of it anyway.
+//! touches. On SQLite, where a writing statement runs alone against the database, the judgement
+//! and the increments are one guarded statement instead (`take_in_one`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +26,34 @@ fn block_parts(key: &str) -> StoreResult<(&str, &str)> {
             anyhow::anyhow!("not a block key: {key}"),
         )),
     }
+}
+
+/// `(kind = $first AND key = $first+1) OR …` for `n` blocks, and the next free placeholder.
+fn block_clauses(n: usize, first: usize) -> (String, usize) {
+    let clauses: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "(kind = ${} AND key = ${})",
+                first + 2 * i,
+                first + 2 * i + 1
+            )
+        })
+        .collect();
+    (clauses.join(" OR "), first + 2 * n)
+}
+
+/// Each counter's total over its window, from rows of its live buckets.
+fn window_totals(counts: &[Count], rows: &[Row], now: DateTime<Utc>) -> Vec<i64> {
+    counts
+        .iter()
+        .map(|c| {
+            let oldest = c.oldest_counted(now);
+            rows.iter()
+                .filter(|(k, b, _)| *k == c.key && *b > oldest)
+                .map(|(_, _, n)| n)
+                .sum()
+        })
+        .collect()
 }
 
 /// Counter rows are kept this long: the longest window (a day) and one bucket of it, with room.
@@ -114,6 +143,52 @@ where
     Ok(())
 }
 
+/// `take` as one statement, for a dialect that runs a writing statement alone against the
+/// database ([`Dialect::WRITES_SERIALISED`]): every counter's current bucket gains one unless a
+/// counter with a limit already holds its limit over its window; `false` when one does and
+/// nothing was counted. The judgement and the increments are one step, so this is exactly
+/// what the transaction of [`SendCounters::take`] does, in one statement instead of four.
+async fn take_in_one<'e, DB, E>(
+    executor: E,
+    counts: &[Count],
+    now: DateTime<Utc>,
+) -> StoreResult<bool>
+where
+    DB: Dialect,
+    E: Executor<'e, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: Value<DB>,
+    String: Value<DB>,
+{
+    let values: Vec<String> = (0..counts.len())
+        .map(|i| {
+            let n = 4 * i;
+            format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
+        })
+        .collect();
+    let sql = format!(
+        "WITH v (key, bucket, lim, oldest) AS (VALUES {})
+         INSERT INTO sms_counters (key, bucket, count)
+         SELECT key, bucket, 1 FROM v
+         WHERE NOT EXISTS (
+             SELECT 1 FROM v AS l WHERE l.lim > 0 AND l.lim <= (
+                 SELECT COALESCE(SUM(c.count), 0) FROM sms_counters AS c
+                 WHERE c.key = l.key AND c.bucket > l.oldest))
+         ON CONFLICT (key, bucket) DO UPDATE SET count = sms_counters.count + 1",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for c in counts {
+        q = q
+            .bind(c.key.clone())
+            .bind(c.bucket_at(now))
+            .bind(i64::from(c.limit))
+            .bind(c.oldest_counted(now));
+    }
+    let done = q.execute(executor).await.map_err(map_err::<DB>)?;
+    Ok(DB::rows_affected(&done) > 0)
+}
+
 /// The first counter that is full given `rows`; `extra` is subtracted from the current bucket
 /// of every counter first (1 when `rows` already hold this request's increment).
 fn first_full(counts: &[Count], rows: &[Row], now: DateTime<Utc>, extra: i64) -> Option<Full> {
@@ -158,6 +233,24 @@ where
             if let Some(full) = first_full(counts, &rows, now, 0) {
                 return Ok(Some(full));
             }
+        }
+        if DB::WRITES_SERIALISED {
+            // A refusal reads the window to say which counter is full and for how long; a slot
+            // that freed between the two is taken on the next round.
+            for _ in 0..3 {
+                if take_in_one(&mut *self.write_conn().await?, counts, now).await? {
+                    return Ok(None);
+                }
+                let rows = Self::buckets(&mut *self.read_conn().await?, counts, now).await?;
+                if let Some(full) = first_full(counts, &rows, now, 0) {
+                    return Ok(Some(full));
+                }
+            }
+            return Ok(counts.iter().find(|c| c.limit > 0).map(|c| Full {
+                what: c.what,
+                key: c.key.clone(),
+                retry_after_secs: 1,
+            }));
         }
         let deltas: Vec<(&str, i64, i64)> = counts
             .iter()
@@ -211,16 +304,68 @@ where
 
     async fn totals(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
         let rows = Self::buckets(&mut *self.read_conn().await?, counts, now).await?;
-        Ok(counts
+        Ok(window_totals(counts, &rows, now))
+    }
+
+    /// One statement: the blocks asked for and the counters' live buckets, as one union.
+    async fn blocked_and_totals(
+        &self,
+        keys: &[String],
+        counts: &[Count],
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Vec<(String, DateTime<Utc>)>, Vec<i64>)> {
+        if keys.is_empty() || counts.is_empty() {
+            return Ok((
+                self.blocked(keys, now).await?,
+                self.totals(counts, now).await?,
+            ));
+        }
+        let parts: Vec<(&str, &str)> = keys
             .iter()
-            .map(|c| {
-                let oldest = c.oldest_counted(now);
-                rows.iter()
-                    .filter(|(k, b, _)| *k == c.key && *b > oldest)
-                    .map(|(_, _, n)| n)
-                    .sum()
-            })
-            .collect())
+            .map(|k| block_parts(k))
+            .collect::<Result<_, _>>()?;
+        let (blocks, first_key) = block_clauses(parts.len(), 3);
+        let placeholders: Vec<String> = (0..counts.len())
+            .map(|i| format!("${}", first_key + i))
+            .collect();
+        // Both halves give (kind of row, key, number, number): a block's end, or a bucket and
+        // its count.
+        let sql = format!(
+            "SELECT CAST(0 AS BIGINT), kind || ':' || key, blocked_until, CAST(0 AS BIGINT)
+             FROM sms_blocks WHERE blocked_until > $1 AND ({blocks})
+             UNION ALL
+             SELECT CAST(1 AS BIGINT), key, bucket, count
+             FROM sms_counters WHERE bucket > $2 AND key IN ({})",
+            placeholders.join(", ")
+        );
+        let oldest = counts
+            .iter()
+            .map(|c| c.oldest_counted(now))
+            .min()
+            .unwrap_or(0);
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .bind(oldest);
+        for (kind, rest) in &parts {
+            q = q.bind(kind.to_string()).bind(rest.to_string());
+        }
+        for c in counts {
+            q = q.bind(c.key.clone());
+        }
+        let rows: Vec<(i64, String, i64, i64)> = q
+            .fetch_all(&mut *self.read_conn().await?)
+            .await
+            .map_err(map_err::<DB>)?;
+        let mut blocked = Vec::new();
+        let mut buckets = Vec::new();
+        for (kind, key, a, b) in rows {
+            if kind == 0 {
+                blocked.push((key, from_ms(a)?));
+            } else {
+                buckets.push((key, a, b));
+            }
+        }
+        Ok((blocked, window_totals(counts, &buckets, now)))
     }
 
     async fn reset(&self, keys: &[String]) -> StoreResult<()> {
@@ -296,12 +441,9 @@ where
             .iter()
             .map(|k| block_parts(k))
             .collect::<Result<_, _>>()?;
-        let clauses: Vec<String> = (0..parts.len())
-            .map(|i| format!("(kind = ${} AND key = ${})", 2 * i + 2, 2 * i + 3))
-            .collect();
+        let (clauses, _) = block_clauses(parts.len(), 2);
         let sql = format!(
-            "SELECT kind, key, blocked_until FROM sms_blocks WHERE blocked_until > $1 AND ({})",
-            clauses.join(" OR ")
+            "SELECT kind, key, blocked_until FROM sms_blocks WHERE blocked_until > $1 AND ({clauses})"
         );
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ms(now));
         for (kind, rest) in &parts {

@@ -872,6 +872,41 @@ pub async fn blocks_are_set_found_and_lifted<S: Store>(store: Arc<S>) {
         "a shorter block does not shorten it"
     );
     assert_eq!(store.blocks(now()).await.unwrap().len(), 2);
+    // The one read pumping detection makes before a send answers what the two reads answer.
+    let sent = Count::new(Counted::Tally, "pump-sent:+86138", 3600, 0);
+    let none = Count::new(Counted::Tally, "pump-verified:+86138", 3600, 0);
+    store
+        .take(std::slice::from_ref(&sent), now())
+        .await
+        .unwrap();
+    store
+        .take(std::slice::from_ref(&sent), now())
+        .await
+        .unwrap();
+    let keys = [p.clone(), c.clone(), "prefix:+86139".to_string()];
+    let counts = [sent.clone(), none.clone(), sent.clone()];
+    let (blocked, totals) = store
+        .blocked_and_totals(&keys, &counts, now())
+        .await
+        .unwrap();
+    let mut blocked = blocked;
+    blocked.sort();
+    let mut separate = store.blocked(&keys, now()).await.unwrap();
+    separate.sort();
+    assert_eq!(blocked, separate);
+    assert_eq!(blocked.len(), 2);
+    assert_eq!(totals, vec![2, 0, 2]);
+    assert_eq!(totals, store.totals(&counts, now()).await.unwrap());
+    assert_eq!(
+        store.blocked_and_totals(&[], &[], now()).await.unwrap(),
+        (vec![], vec![])
+    );
+    let (blocked, totals) = store
+        .blocked_and_totals(&[], std::slice::from_ref(&none), now())
+        .await
+        .unwrap();
+    assert!(blocked.is_empty());
+    assert_eq!(totals, vec![0]);
     assert!(
         store
             .blocked(std::slice::from_ref(&c), now() + Duration::minutes(11))

@@ -157,6 +157,19 @@ pub trait SendCounters: Send + Sync {
     }
     /// The current window total of each counter.
     async fn totals(&self, counts: &[Count], now: DateTime<Utc>) -> StoreResult<Vec<i64>>;
+    /// [`SendCounters::blocked`] and [`SendCounters::totals`] together, in one read where the
+    /// backend can: what pumping detection looks up before a send is counted.
+    async fn blocked_and_totals(
+        &self,
+        keys: &[String],
+        counts: &[Count],
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Vec<(String, DateTime<Utc>)>, Vec<i64>)> {
+        Ok((
+            self.blocked(keys, now).await?,
+            self.totals(counts, now).await?,
+        ))
+    }
     /// Forgets every bucket of `key` (an administrator lifted a block).
     async fn reset(&self, keys: &[String]) -> StoreResult<()>;
     /// The listed counters whose key starts with `key_prefix` and that counted something in the

@@ -123,31 +123,67 @@ fn windows(policy: &SmsPolicy, phone: &Phone, enforce: bool) -> Windows {
     }
 }
 
+/// What pumping detection reads before a send is counted.
+pub(super) struct Screened {
+    /// Seconds until a block of the phone's prefix or country ends (`enforce`).
+    pub(super) blocked_for: Option<i64>,
+    /// The window totals [`Core::pumping_after_send`] judges (`None`: detection is off).
+    totals: Option<Vec<i64>>,
+}
+
+/// The counters `pumping_after_send` judges: sent and verified per prefix, then per country.
+fn judged(w: &Windows) -> Vec<Count> {
+    let mut counts = vec![w.sent_prefix.clone(), w.verified_prefix.clone()];
+    if let (Some(s), Some(v)) = (&w.sent_country, &w.verified_country) {
+        counts.push(s.clone());
+        counts.push(v.clone());
+    }
+    counts
+}
+
 impl Core {
-    /// `Err(retry_after)` when pumping detection refuses a send to `phone` before anything is
-    /// counted: its prefix or country is blocked (`enforce`; `monitor` only reports it).
+    /// Whether pumping detection refuses a send to `phone` before anything is counted (its
+    /// prefix or country is blocked, in `enforce`; `monitor` only reports it), read together
+    /// with the totals the send is judged by afterwards: one read of the store.
     pub(super) async fn pumping_block(
         &self,
         policy: &SmsPolicy,
         phone: &Phone,
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>, ServiceError> {
+    ) -> Result<Screened, ServiceError> {
         if policy.pumping.mode == PumpingMode::Off {
-            return Ok(None);
+            return Ok(Screened {
+                blocked_for: None,
+                totals: None,
+            });
         }
         let mut keys = vec![prefix_block(phone.prefix())];
         if let Some(c) = phone.region() {
             keys.push(country_block(c));
         }
-        let blocked = self.send_counters.blocked(&keys, now).await?;
+        let counts = judged(&windows(policy, phone, false));
+        let (blocked, totals) = self
+            .send_counters
+            .blocked_and_totals(&keys, &counts, now)
+            .await?;
+        let totals = Some(totals);
         let Some(until) = blocked.iter().map(|(_, u)| *u).max() else {
-            return Ok(None);
+            return Ok(Screened {
+                blocked_for: None,
+                totals,
+            });
         };
         if policy.pumping.mode == PumpingMode::Monitor {
             tracing::warn!(phone = %phone, "pumping detection (monitor): this send would be blocked");
-            return Ok(None);
+            return Ok(Screened {
+                blocked_for: None,
+                totals,
+            });
         }
-        Ok(Some(((until - now).num_seconds()).max(1)))
+        Ok(Screened {
+            blocked_for: Some(((until - now).num_seconds()).max(1)),
+            totals,
+        })
     }
 
     /// The counters a paid send adds to its limits: sent and unverified per prefix (the
@@ -183,24 +219,33 @@ impl Core {
     }
 
     /// After a paid send: judges the country's conversion and reports a prefix over its
-    /// threshold in `monitor` mode.
+    /// threshold in `monitor` mode, from the totals read before the send was counted (this
+    /// send added one to each "sent" total since; concurrent sends are judged by their own
+    /// reads, so a run over the threshold is caught by the sends that follow it).
     pub(super) async fn pumping_after_send(
         &self,
         policy: &SmsPolicy,
         phone: &Phone,
+        screened: Screened,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
         let p = &policy.pumping;
         if p.mode == PumpingMode::Off {
             return Ok(());
         }
-        let w = windows(policy, phone, false);
-        let mut counts = vec![w.sent_prefix.clone(), w.verified_prefix.clone()];
-        if let (Some(s), Some(v)) = (&w.sent_country, &w.verified_country) {
-            counts.push(s.clone());
-            counts.push(v.clone());
-        }
-        let totals = self.send_counters.totals(&counts, now).await?;
+        let totals = match screened.totals {
+            // This send added one to each "sent" total (the even places) since the read.
+            Some(mut read) => {
+                for sent in read.iter_mut().step_by(2) {
+                    *sent += 1;
+                }
+                read
+            }
+            None => {
+                let counts = judged(&windows(policy, phone, false));
+                self.send_counters.totals(&counts, now).await?
+            }
+        };
         if p.mode == PumpingMode::Monitor
             && totals[0] - totals[1] > i64::from(p.prefix_unverified_max)
         {

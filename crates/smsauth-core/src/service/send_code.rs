@@ -200,11 +200,12 @@ impl Core {
                 .await;
         };
         // Test numbers skip the policy, the limits and the budgets (SPEC §15.4).
-        let (code, counts, suppressed, policy) = match &test {
+        let (code, counts, suppressed, policy, screened) = match &test {
             Some(entry) => (
                 entry.otp_code().ok_or(ServiceError::InvalidReceiver)?,
                 Vec::new(),
                 false,
+                None,
                 None,
             ),
             None => {
@@ -231,9 +232,12 @@ impl Core {
                 let suppressed = action == OtpAction::SignIn
                     && !policy.send_without_account
                     && !self.may_sign_in(verifier, phone).await?;
-                if !suppressed
-                    && let Some(retry_after_secs) = self.pumping_block(&policy, phone, now).await?
-                {
+                let screened = if suppressed {
+                    None
+                } else {
+                    Some(self.pumping_block(&policy, phone, now).await?)
+                };
+                if let Some(retry_after_secs) = screened.as_ref().and_then(|s| s.blocked_for) {
                     blocked(BlockReason::Pumping, phone.prefix().to_string()).await;
                     return Err(ServiceError::SendLimited {
                         retry_after_secs,
@@ -249,6 +253,7 @@ impl Core {
                     counts,
                     suppressed,
                     Some(policy),
+                    screened,
                 )
             }
         };
@@ -370,8 +375,9 @@ impl Core {
             Err(_) => (SmsOutcome::Failed, "sms.failed"),
         };
         self.telemetry.sms(provider, country, outcome);
-        if let Some(policy) = &policy {
-            self.pumping_after_send(policy, phone, now).await?;
+        if let (Some(policy), Some(screened)) = (&policy, screened) {
+            self.pumping_after_send(policy, phone, screened, now)
+                .await?;
         }
         let delivery = match &result {
             Ok((via, accepted)) => SendOutcome::Sent {

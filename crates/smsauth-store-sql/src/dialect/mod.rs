@@ -20,6 +20,12 @@ pub trait Dialect: Database {
     /// upgrade.
     const BEGIN_WRITE: Option<&'static str>;
 
+    /// Whether a statement that writes runs alone against the whole database, its reads
+    /// included: SQLite takes the database's write lock when such a statement starts, so a
+    /// guarded `INSERT … SELECT … WHERE` judges and writes as one step; PostgreSQL under READ
+    /// COMMITTED reads a snapshot taken when the statement starts while others write.
+    const WRITES_SERIALISED: bool;
+
     /// Serialises the rest of the transaction's reads and writes about `key` against every
     /// other writer of the key; without a key, unique constraints and guarded statements
     /// decide. PostgreSQL takes a transaction-scoped advisory lock on the key, so that

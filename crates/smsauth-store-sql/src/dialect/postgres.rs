@@ -11,6 +11,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Dialect for Postgres {
     const BEGIN_WRITE: Option<&'static str> = None;
+    const WRITES_SERIALISED: bool = false;
 
     async fn lock_key<'a>(conn: &'a mut PgConnection, key: &'a str) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")

@@ -16,6 +16,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    const WRITES_SERIALISED: bool = true;
 
     /// The transaction holds the database's one write lock already.
     async fn lock_key<'a>(
