@@ -3,8 +3,10 @@
 //! The usual cases are one guarded statement each, with no transaction: a first code for a key
 //! is an insert guarded by "no unfinished record" (`issue`), and a right code for a phone with
 //! no recorded failures is one read and an update guarded by the failure count it read
-//! (`attempt`). Everything else (a key with records to step aside, a wrong code, a throttle to
-//! clear) runs in one write transaction keyed by (action, receiver), serialised against the
+//! (`attempt`). A wrong code is the same read, then the key's write transaction with two writes
+//! guarded by what was read (`count_wrong`) and no read inside it. Everything else (a key with
+//! records to step aside, a throttle to clear, anything that changed since the read) runs in
+//! one write transaction keyed by (action, receiver) that reads and decides, serialised against the
 //! other writers of the key (on SQLite against every writer, on PostgreSQL across every
 //! instance). One live code per (action, receiver) and exactly one winner among concurrent
 //! correct submissions follow from both paths: the guards are re-checked by the database at
@@ -171,64 +173,90 @@ where
     /// submissions an attacker makes for phones without a live code never queue behind real
     /// writers, and a right code is one read and one guarded update. Answering from a read is
     /// safe: a code issued or a block lifted just after it orders this submission before that
-    /// change. `None`: the write transaction decides (a wrong code, or a throttle to clear).
+    /// change. A wrong code comes back as [`FromRead::Wrong`] with what was read, for
+    /// [`SqlStore::count_wrong`]; [`FromRead::Decide`]: the write transaction decides (a throttle
+    /// to clear, or a record at its cap).
     async fn attempt_from_read(
         &self,
         a: &Attempt,
         cap: i64,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<AttemptOutcome>> {
+    ) -> StoreResult<FromRead> {
         let action = a.action.as_str();
-        type Seen = (
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<Vec<u8>>,
-            Option<i64>,
-        );
-        let (throttled, blocked_until, expires_at, status, id, verifier, hash, failed): Seen =
-            sqlx::query_as(
-                "SELECT t.consecutive_failures, t.blocked_until, c.expires_at, c.status, c.id,
-                        c.verifier_name, c.code_hash, c.failed_attempts
-                 FROM (SELECT 1 AS one) k
-                 LEFT JOIN phone_throttle t ON t.action = $1 AND t.receiver = $2
-                 LEFT JOIN (SELECT expires_at, status, id, verifier_name, code_hash,
-                                   failed_attempts
-                            FROM otp_records
-                            WHERE action = $1 AND receiver = $2
-                              AND status IN ('pending', 'sent', 'exhausted')
-                            ORDER BY created_at DESC LIMIT 1) c ON 1 = 1",
-            )
-            .bind(action)
-            .bind(&a.receiver)
-            .fetch_one(&mut *self.read_conn().await?)
-            .await
-            .map_err(map_err::<DB>)?;
-        if let Some(until) = blocked_until.map(from_ms).transpose()?.filter(|u| *u > now) {
-            return Ok(Some(AttemptOutcome::Blocked { until }));
+        #[derive(FromRow)]
+        struct Seen {
+            consecutive_failures: Option<i64>,
+            blocked_until: Option<i64>,
+            window_started_at: Option<i64>,
+            window_failures: Option<i64>,
+            expires_at: Option<i64>,
+            status: Option<String>,
+            id: Option<String>,
+            verifier_name: Option<String>,
+            code_hash: Option<Vec<u8>>,
+            failed_attempts: Option<i64>,
         }
-        let (Some(e), Some(status)) = (expires_at, status) else {
-            return Ok(Some(AttemptOutcome::NoLiveCode));
+        let seen: Seen = sqlx::query_as(
+            "SELECT t.consecutive_failures, t.blocked_until, t.window_started_at,
+                    t.window_failures, c.expires_at, c.status, c.id, c.verifier_name,
+                    c.code_hash, c.failed_attempts
+             FROM (SELECT 1 AS one) k
+             LEFT JOIN phone_throttle t ON t.action = $1 AND t.receiver = $2
+             LEFT JOIN (SELECT expires_at, status, id, verifier_name, code_hash,
+                               failed_attempts
+                        FROM otp_records
+                        WHERE action = $1 AND receiver = $2
+                          AND status IN ('pending', 'sent', 'exhausted')
+                        ORDER BY created_at DESC LIMIT 1) c ON 1 = 1",
+        )
+        .bind(action)
+        .bind(&a.receiver)
+        .fetch_one(&mut *self.read_conn().await?)
+        .await
+        .map_err(map_err::<DB>)?;
+        let blocked_until = seen.blocked_until.map(from_ms).transpose()?;
+        if let Some(until) = blocked_until.filter(|u| *u > now) {
+            return Ok(FromRead::Answer(AttemptOutcome::Blocked { until }));
+        }
+        let (Some(e), Some(status)) = (seen.expires_at, seen.status) else {
+            return Ok(FromRead::Answer(AttemptOutcome::NoLiveCode));
         };
         if e <= ms(now) {
-            return Ok(Some(AttemptOutcome::NoLiveCode));
+            return Ok(FromRead::Answer(AttemptOutcome::NoLiveCode));
         }
         if status == OtpStatus::Exhausted.as_str() {
-            return Ok(Some(AttemptOutcome::Exhausted));
+            return Ok(FromRead::Answer(AttemptOutcome::Exhausted));
         }
-        let right = verifier.as_deref() == Some(a.verifier.as_str())
-            && hash
+        let right = seen.verifier_name.as_deref() == Some(a.verifier.as_str())
+            && seen
+                .code_hash
                 .as_deref()
                 .and_then(CodeHash::from_bytes)
                 .is_some_and(|h| h.matches(&a.candidate));
-        let (Some(id), Some(failed), None) = (id, failed, throttled) else {
-            return Ok(None);
+        let (Some(id), Some(failed)) = (seen.id, seen.failed_attempts) else {
+            return Ok(FromRead::Decide);
         };
-        if !right || failed >= cap {
-            return Ok(None);
+        if failed >= cap {
+            return Ok(FromRead::Decide);
+        }
+        let throttle = match (seen.consecutive_failures, seen.window_started_at) {
+            (Some(consecutive), Some(started)) => Some(PhoneThrottle {
+                consecutive_failures: consecutive.max(0) as u32,
+                blocked_until,
+                window_started_at: from_ms(started)?,
+                window_failures: seen.window_failures.unwrap_or(0).max(0) as u32,
+            }),
+            _ => None,
+        };
+        if !right {
+            return Ok(FromRead::Wrong {
+                id,
+                failed,
+                throttle,
+            });
+        }
+        if throttle.is_some() {
+            return Ok(FromRead::Decide);
         }
         // Guarded by the failure count read: any submission for this key in between (a wrong
         // one counts on this very record) makes it touch nothing, and the transaction decides.
@@ -243,8 +271,101 @@ where
         .execute(&mut *self.write_conn().await?)
         .await
         .map_err(map_err::<DB>)?;
-        Ok((DB::rows_affected(&done) == 1).then_some(AttemptOutcome::Consumed))
+        Ok(if DB::rows_affected(&done) == 1 {
+            FromRead::Answer(AttemptOutcome::Consumed)
+        } else {
+            FromRead::Decide
+        })
     }
+
+    /// Counts a wrong code on the record and the phone's throttle as [`attempt_from_read`]
+    /// saw them, in the key's write transaction, with no read in it: each write is guarded by
+    /// the state read (the record's failure count and liveness, the throttle row's every
+    /// field, or its absence), so it applies only when nothing changed since the read, and
+    /// then the transaction's own reads would have seen the same and decided the same.
+    /// `false` when anything changed: nothing is written and the transaction decides.
+    ///
+    /// [`attempt_from_read`]: SqlStore::attempt_from_read
+    async fn count_wrong(
+        &self,
+        a: &Attempt,
+        (id, failed, throttle): (&str, i64, Option<PhoneThrottle>),
+        policy: ThrottlePolicy,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (action, now_ms) = (a.action.as_str(), ms(now));
+        let mut tx = self
+            .write_tx(Some(&format!("otp:{action}:{}", a.receiver)))
+            .await?;
+        let counted = sqlx::query(
+            "UPDATE otp_records SET failed_attempts = failed_attempts + 1,
+                 status = CASE WHEN failed_attempts + 1 >= $1 THEN 'exhausted' ELSE status END,
+                 updated_at = $2
+             WHERE id = $3 AND status IN ('pending', 'sent') AND expires_at > $2
+               AND failed_attempts = $4",
+        )
+        .bind(i64::from(policy.per_code_attempts))
+        .bind(now_ms)
+        .bind(id)
+        .bind(failed)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err::<DB>)?;
+        if DB::rows_affected(&counted) != 1 {
+            // Dropping the transaction rolls it back; it wrote nothing.
+            return Ok(false);
+        }
+        let next = policy.after_failure(throttle, now);
+        let sql = match throttle {
+            None => {
+                "INSERT INTO phone_throttle (action, receiver, consecutive_failures,
+                     blocked_until, window_started_at, window_failures, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 ON CONFLICT (action, receiver) DO NOTHING"
+            }
+            Some(_) => {
+                "UPDATE phone_throttle SET consecutive_failures = $3, blocked_until = $4,
+                     window_started_at = $5, window_failures = $6, updated_at = $7
+                 WHERE action = $1 AND receiver = $2 AND consecutive_failures = $8
+                   AND blocked_until IS NOT DISTINCT FROM $9 AND window_started_at = $10
+                   AND window_failures = $11"
+            }
+        };
+        let mut q = sqlx::query(sql)
+            .bind(action)
+            .bind(&a.receiver)
+            .bind(i64::from(next.consecutive_failures))
+            .bind(next.blocked_until.map(ms))
+            .bind(ms(next.window_started_at))
+            .bind(i64::from(next.window_failures))
+            .bind(now_ms);
+        if let Some(seen) = throttle {
+            q = q
+                .bind(i64::from(seen.consecutive_failures))
+                .bind(seen.blocked_until.map(ms))
+                .bind(ms(seen.window_started_at))
+                .bind(i64::from(seen.window_failures));
+        }
+        let saved = q.execute(&mut *tx).await.map_err(map_err::<DB>)?;
+        if DB::rows_affected(&saved) != 1 {
+            return Ok(false);
+        }
+        tx.commit().await.map_err(map_err::<DB>)?;
+        Ok(true)
+    }
+}
+
+/// What [`SqlStore::attempt_from_read`] found.
+enum FromRead {
+    Answer(AttemptOutcome),
+    /// A wrong code against a live record below its cap: the record, its failure count and
+    /// the phone's throttle as read.
+    Wrong {
+        id: String,
+        failed: i64,
+        throttle: Option<PhoneThrottle>,
+    },
+    Decide,
 }
 
 #[async_trait]
@@ -432,11 +553,24 @@ where
     ) -> StoreResult<AttemptOutcome> {
         let now_ms = ms(now);
         let action = a.action.as_str();
-        if let Some(answer) = self
+        match self
             .attempt_from_read(&a, i64::from(policy.per_code_attempts), now)
             .await?
         {
-            return Ok(answer);
+            FromRead::Answer(answer) => return Ok(answer),
+            FromRead::Wrong {
+                id,
+                failed,
+                throttle,
+            } => {
+                if self
+                    .count_wrong(&a, (&id, failed, throttle), policy, now)
+                    .await?
+                {
+                    return Ok(AttemptOutcome::Wrong);
+                }
+            }
+            FromRead::Decide => {}
         }
         let mut tx = self
             .write_tx(Some(&format!("otp:{action}:{}", a.receiver)))

@@ -100,6 +100,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     concurrent_first_sign_ins_create_one_user,
     concurrent_issues_and_attempts_have_one_winner,
+    concurrent_wrong_codes_count_exactly,
     concurrent_disables_keep_one_authenticator_enabled,
     users_round_trip,
     links_and_bound_verifiers,

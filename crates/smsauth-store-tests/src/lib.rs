@@ -158,6 +158,64 @@ pub async fn concurrent_issues_and_attempts_have_one_winner<S: Store>(store: Arc
     assert_eq!(wins, 1);
 }
 
+/// Concurrent wrong codes are each counted once, on the code and on the phone's throttle:
+/// with five attempts per code, twelve at once give five `Wrong` and seven `Exhausted`, and
+/// the throttle then holds exactly those five failures, whether its row was created by the
+/// burst or already there (the eighth failure overall starts a delay, no sooner and no later).
+pub async fn concurrent_wrong_codes_count_exactly<S: Store>(store: Arc<S>) {
+    let hasher = CodeHasher::new(vec![2; 32]);
+    let policy = ThrottlePolicy {
+        free_failures: 8,
+        first_delay_secs: 30,
+        max_delay_secs: 3600,
+        daily_cap: 100,
+        per_code_attempts: 5,
+    };
+    let right = OtpCode::parse("123456").unwrap();
+    let issue = |store: Arc<S>| {
+        let otp = new_otp(&hasher, PHONE, &right, "127.0.0.1");
+        async move {
+            let id = otp.id;
+            assert_eq!(
+                store.issue(otp, now()).await.unwrap(),
+                IssueOutcome::Created
+            );
+            store.mark_delivery(id, sent("m-w"), now()).await.unwrap();
+        }
+    };
+    let burst = |n: usize, code: &str| {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let s = store.clone();
+                let a = attempt(&hasher, PHONE, code);
+                tokio::spawn(async move { s.attempt(a, policy, now()).await.unwrap() })
+            })
+            .collect();
+        async move {
+            let mut outcomes = Vec::new();
+            for t in tasks {
+                outcomes.push(t.await.unwrap());
+            }
+            outcomes
+        }
+    };
+    let count = |outcomes: &[AttemptOutcome], want: AttemptOutcome| {
+        outcomes.iter().filter(|o| **o == want).count()
+    };
+    issue(store.clone()).await;
+    let first = burst(12, "654321").await;
+    assert_eq!(count(&first, AttemptOutcome::Wrong), 5, "{first:?}");
+    assert_eq!(count(&first, AttemptOutcome::Exhausted), 7, "{first:?}");
+    issue(store.clone()).await;
+    let second = burst(3, "654321").await;
+    assert_eq!(count(&second, AttemptOutcome::Wrong), 3, "{second:?}");
+    let after = burst(1, "123456").await;
+    assert!(
+        matches!(after[..], [AttemptOutcome::Blocked { .. }]),
+        "eight failures start the delay: {after:?}"
+    );
+}
+
 /// With two enabled authenticators, disabling both at once leaves exactly one enabled: the
 /// last-enabled rule holds under concurrency, not only in sequence.
 pub async fn concurrent_disables_keep_one_authenticator_enabled<S: Store>(store: Arc<S>) {
