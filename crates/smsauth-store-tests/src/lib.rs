@@ -289,6 +289,29 @@ pub async fn users_round_trip<S: Store>(store: Arc<S>) {
         .unwrap();
     assert_eq!(bob.roles[0].name, "member", "the default role");
     assert_eq!(store.user(ada.id).await.unwrap().unwrap(), ada);
+    // A user is read with every role (in name order), or with none.
+    let cy = store
+        .create_user(draft("cy", None, Some(&["member", "admin"])), now())
+        .await
+        .unwrap();
+    let read = store.user(cy.id).await.unwrap().unwrap();
+    assert_eq!(
+        read.roles
+            .iter()
+            .map(|r| (r.name.as_str(), r.title.as_str()))
+            .collect::<Vec<_>>(),
+        [("admin", "Admin"), ("member", "Member")]
+    );
+    assert_eq!(read, cy);
+    let dee = store
+        .create_user(draft("dee", None, Some(&[])), now())
+        .await
+        .unwrap();
+    assert!(dee.roles.is_empty());
+    assert_eq!(store.user(dee.id).await.unwrap().unwrap(), dee);
+    assert!(store.user(i64::MAX).await.unwrap().is_none());
+    store.delete_user(cy.id).await.unwrap();
+    store.delete_user(dee.id).await.unwrap();
     assert_eq!(
         store.user_by_phone(PHONE).await.unwrap().unwrap().id,
         ada.id

@@ -39,25 +39,44 @@ where
             .collect())
     }
 
-    /// Loads one user with roles by a `WHERE` clause over `users`.
+    /// Loads one user with roles by a `WHERE` clause over `users`, in one statement: the user's
+    /// columns come once per role (a user with no role is one row without one). One statement
+    /// instead of a user read and a roles read: a user is read on every sign-in and on every
+    /// `auth:check` the cache does not answer, and each statement is a hand-off to the
+    /// connection's thread on SQLite and a round trip on PostgreSQL.
     pub(super) async fn user_where(
         conn: &mut DB::Connection,
         clause: &'static str,
         arg: impl for<'q> Encode<'q, DB> + Type<DB> + Send,
     ) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {clause}");
-        let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        #[derive(sqlx::FromRow)]
+        struct WithRole {
+            #[sqlx(flatten)]
+            user: UserRow,
+            role_name: Option<String>,
+            role_title: Option<String>,
+        }
+        let sql = format!(
+            "SELECT u.*, r.name AS role_name, r.title AS role_title
+             FROM (SELECT {USER_COLUMNS} FROM users WHERE {clause}) u
+             LEFT JOIN users_roles ur ON ur.user_id = u.id
+             LEFT JOIN roles r ON r.name = ur.role_name
+             ORDER BY r.name"
+        );
+        let rows: Vec<WithRole> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(arg)
-            .fetch_optional(&mut *conn)
+            .fetch_all(&mut *conn)
             .await
             .map_err(map_err::<DB>)?;
-        match row {
-            Some(row) => {
-                let roles = Self::roles_of(conn, row.id).await?;
-                Ok(Some(row.into_user(roles)?))
+        let mut roles = Vec::with_capacity(rows.len());
+        let mut user = None;
+        for row in rows {
+            if let (Some(name), Some(title)) = (row.role_name, row.role_title) {
+                roles.push(Role { name, title });
             }
-            None => Ok(None),
+            user.get_or_insert(row.user);
         }
+        user.map(|u| u.into_user(roles)).transpose()
     }
 
     pub(super) async fn set_roles(
