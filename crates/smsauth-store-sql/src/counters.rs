@@ -234,10 +234,19 @@ where
                 return Ok(Some(full));
             }
         }
-        if DB::WRITES_SERIALISED {
+        // A key named twice is counted twice by the statement but judged once; the transaction
+        // below judges it as the other backends do. No caller names a key twice.
+        let distinct = counts
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            == counts.len();
+        if DB::WRITES_SERIALISED && distinct {
             // A refusal reads the window to say which counter is full and for how long; a slot
-            // that freed between the two is taken on the next round.
-            for _ in 0..3 {
+            // that freed between the two is taken on the next round, and after two such rounds
+            // the transaction decides (it judges and counts under the writer's lock).
+            for _ in 0..2 {
                 if take_in_one(&mut *self.write_conn().await?, counts, now).await? {
                     return Ok(None);
                 }
@@ -246,11 +255,6 @@ where
                     return Ok(Some(full));
                 }
             }
-            return Ok(counts.iter().find(|c| c.limit > 0).map(|c| Full {
-                what: c.what,
-                key: c.key.clone(),
-                retry_after_secs: 1,
-            }));
         }
         let deltas: Vec<(&str, i64, i64)> = counts
             .iter()

@@ -312,7 +312,7 @@ where
         .await
         .map_err(map_err::<DB>)?;
         if DB::rows_affected(&counted) != 1 {
-            // Dropping the transaction rolls it back; it wrote nothing.
+            tx.rollback().await.map_err(map_err::<DB>)?;
             return Ok(false);
         }
         let next = policy.after_failure(throttle, now);
@@ -348,6 +348,8 @@ where
         }
         let saved = q.execute(&mut *tx).await.map_err(map_err::<DB>)?;
         if DB::rows_affected(&saved) != 1 {
+            // The record's count is undone with it.
+            tx.rollback().await.map_err(map_err::<DB>)?;
             return Ok(false);
         }
         tx.commit().await.map_err(map_err::<DB>)?;

@@ -39,8 +39,8 @@ where
             .collect())
     }
 
-    /// Loads one user with roles by a `WHERE` clause over `users`, in one statement: the user's
-    /// columns come once per role (a user with no role is one row without one). One statement
+    /// Loads one user with roles by a `WHERE` clause over `users` (the first by id, should the
+    /// clause match several), in one statement: the user's columns come once per role (a user with no role is one row without one). One statement
     /// instead of a user read and a roles read: a user is read on every sign-in and on every
     /// `auth:check` the cache does not answer, and each statement is a hand-off to the
     /// connection's thread on SQLite and a round trip on PostgreSQL.
@@ -58,7 +58,7 @@ where
         }
         let sql = format!(
             "SELECT u.*, r.name AS role_name, r.title AS role_title
-             FROM (SELECT {USER_COLUMNS} FROM users WHERE {clause}) u
+             FROM (SELECT {USER_COLUMNS} FROM users WHERE {clause} ORDER BY id LIMIT 1) u
              LEFT JOIN users_roles ur ON ur.user_id = u.id
              LEFT JOIN roles r ON r.name = ur.role_name
              ORDER BY r.name"
