@@ -42,6 +42,24 @@ fn block_clauses(n: usize, first: usize) -> (String, usize) {
     (clauses.join(" OR "), first + 2 * n)
 }
 
+/// The statement reading every live bucket of `n` counters: `$first` is the oldest bucket
+/// start any of them counts ([`oldest_of`]), the keys follow.
+fn live_buckets_sql(first: usize, n: usize) -> String {
+    let keys: Vec<String> = (0..n).map(|i| format!("${}", first + 1 + i)).collect();
+    format!(
+        "SELECT key, bucket, count FROM sms_counters WHERE bucket > ${first} AND key IN ({})",
+        keys.join(", ")
+    )
+}
+
+fn oldest_of(counts: &[Count], now: DateTime<Utc>) -> i64 {
+    counts
+        .iter()
+        .map(|c| c.oldest_counted(now))
+        .min()
+        .unwrap_or(0)
+}
+
 /// Each counter's total over its window, from rows of its live buckets.
 fn window_totals(counts: &[Count], rows: &[Row], now: DateTime<Utc>) -> Vec<i64> {
     counts
@@ -84,17 +102,8 @@ where
         if counts.is_empty() {
             return Ok(Vec::new());
         }
-        let oldest = counts
-            .iter()
-            .map(|c| c.oldest_counted(now))
-            .min()
-            .unwrap_or(0);
-        let placeholders: Vec<String> = (0..counts.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT key, bucket, count FROM sms_counters WHERE bucket > $1 AND key IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(oldest);
+        let sql = live_buckets_sql(1, counts.len());
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(oldest_of(counts, now));
         for c in counts {
             q = q.bind(c.key.clone());
         }
@@ -328,31 +337,22 @@ where
             .iter()
             .map(|k| block_parts(k))
             .collect::<Result<_, _>>()?;
-        let (blocks, first_key) = block_clauses(parts.len(), 3);
-        let placeholders: Vec<String> = (0..counts.len())
-            .map(|i| format!("${}", first_key + i))
-            .collect();
+        // Placeholders: $1 now, then the blocks' pairs, then the buckets' oldest start and keys.
+        let (blocks, next) = block_clauses(parts.len(), 2);
         // Both halves give (kind of row, key, number, number): a block's end, or a bucket and
         // its count.
         let sql = format!(
             "SELECT CAST(0 AS BIGINT), kind || ':' || key, blocked_until, CAST(0 AS BIGINT)
              FROM sms_blocks WHERE blocked_until > $1 AND ({blocks})
              UNION ALL
-             SELECT CAST(1 AS BIGINT), key, bucket, count
-             FROM sms_counters WHERE bucket > $2 AND key IN ({})",
-            placeholders.join(", ")
+             SELECT CAST(1 AS BIGINT), b.* FROM ({}) b",
+            live_buckets_sql(next, counts.len())
         );
-        let oldest = counts
-            .iter()
-            .map(|c| c.oldest_counted(now))
-            .min()
-            .unwrap_or(0);
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(ms(now))
-            .bind(oldest);
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ms(now));
         for (kind, rest) in &parts {
             q = q.bind(kind.to_string()).bind(rest.to_string());
         }
+        q = q.bind(oldest_of(counts, now));
         for c in counts {
             q = q.bind(c.key.clone());
         }

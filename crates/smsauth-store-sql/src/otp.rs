@@ -49,6 +49,26 @@ struct ThrottleRow {
     window_failures: i64,
 }
 
+impl ThrottleRow {
+    fn into_throttle(self) -> StoreResult<PhoneThrottle> {
+        Ok(PhoneThrottle {
+            consecutive_failures: self.consecutive_failures.max(0) as u32,
+            blocked_until: self.blocked_until.map(from_ms).transpose()?,
+            window_started_at: from_ms(self.window_started_at)?,
+            window_failures: self.window_failures.max(0) as u32,
+        })
+    }
+}
+
+/// What a throttle write expects to find: anything (it is replaced), no row, or exactly the
+/// row read earlier (the write is skipped when it changed).
+#[derive(Clone, Copy)]
+pub(super) enum ThrottleWas {
+    Any,
+    Absent,
+    Exactly(PhoneThrottle),
+}
+
 impl<DB> SqlStore<DB>
 where
     DB: Dialect,
@@ -129,42 +149,83 @@ where
         .fetch_optional(conn)
         .await
         .map_err(map_err::<DB>)?;
-        row.map(|r| {
-            Ok(PhoneThrottle {
-                consecutive_failures: r.consecutive_failures.max(0) as u32,
-                blocked_until: r.blocked_until.map(from_ms).transpose()?,
-                window_started_at: from_ms(r.window_started_at)?,
-                window_failures: r.window_failures.max(0) as u32,
-            })
-        })
-        .transpose()
+        row.map(ThrottleRow::into_throttle).transpose()
     }
 
+    /// Writes the throttle row `t` if the row is as `was` says; whether it was written.
     pub(super) async fn save_throttle(
         conn: &mut DB::Connection,
-        action: &str,
-        receiver: &str,
+        (action, receiver): (&str, &str),
         t: PhoneThrottle,
+        was: ThrottleWas,
         now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO phone_throttle (action, receiver, consecutive_failures, blocked_until,
-                 window_started_at, window_failures, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-             ON CONFLICT (action, receiver) DO UPDATE SET consecutive_failures = $3,
-                 blocked_until = $4, window_started_at = $5, window_failures = $6, updated_at = $7",
-        )
-        .bind(action)
-        .bind(receiver)
-        .bind(i64::from(t.consecutive_failures))
-        .bind(t.blocked_until.map(ms))
-        .bind(ms(t.window_started_at))
-        .bind(i64::from(t.window_failures))
-        .bind(now)
-        .execute(conn)
-        .await
-        .map_err(map_err::<DB>)?;
-        Ok(())
+    ) -> StoreResult<bool> {
+        let insert = "INSERT INTO phone_throttle (action, receiver, consecutive_failures,
+                 blocked_until, window_started_at, window_failures, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
+        let sql = match was {
+            ThrottleWas::Any => format!(
+                "{insert} ON CONFLICT (action, receiver) DO UPDATE SET consecutive_failures = $3,
+                     blocked_until = $4, window_started_at = $5, window_failures = $6,
+                     updated_at = $7"
+            ),
+            ThrottleWas::Absent => format!("{insert} ON CONFLICT (action, receiver) DO NOTHING"),
+            ThrottleWas::Exactly(_) => "UPDATE phone_throttle SET consecutive_failures = $3,
+                     blocked_until = $4, window_started_at = $5, window_failures = $6,
+                     updated_at = $7
+                 WHERE action = $1 AND receiver = $2 AND consecutive_failures = $8
+                   AND blocked_until IS NOT DISTINCT FROM $9 AND window_started_at = $10
+                   AND window_failures = $11"
+                .to_string(),
+        };
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(action)
+            .bind(receiver)
+            .bind(i64::from(t.consecutive_failures))
+            .bind(t.blocked_until.map(ms))
+            .bind(ms(t.window_started_at))
+            .bind(i64::from(t.window_failures))
+            .bind(now);
+        if let ThrottleWas::Exactly(seen) = was {
+            q = q
+                .bind(i64::from(seen.consecutive_failures))
+                .bind(seen.blocked_until.map(ms))
+                .bind(ms(seen.window_started_at))
+                .bind(i64::from(seen.window_failures));
+        }
+        let done = q.execute(conn).await.map_err(map_err::<DB>)?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    /// Counts one wrong submission on the live record `id` (exhausting it at `cap`), when its
+    /// failure count is still `failed_was` (if given); whether it was counted.
+    async fn count_failure(
+        conn: &mut DB::Connection,
+        id: &str,
+        cap: i64,
+        failed_was: Option<i64>,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let guard = if failed_was.is_some() {
+            " AND failed_attempts = $4"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE otp_records SET failed_attempts = failed_attempts + 1,
+                 status = CASE WHEN failed_attempts + 1 >= $1 THEN 'exhausted' ELSE status END,
+                 updated_at = $2
+             WHERE id = $3 AND status IN ('pending', 'sent') AND expires_at > $2{guard}"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(cap)
+            .bind(now_ms)
+            .bind(id);
+        if let Some(failed) = failed_was {
+            q = q.bind(failed);
+        }
+        let done = q.execute(conn).await.map_err(map_err::<DB>)?;
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     /// The answers to a submission that need no write transaction, from one read outside any:
@@ -239,13 +300,20 @@ where
         if failed >= cap {
             return Ok(FromRead::Decide);
         }
-        let throttle = match (seen.consecutive_failures, seen.window_started_at) {
-            (Some(consecutive), Some(started)) => Some(PhoneThrottle {
-                consecutive_failures: consecutive.max(0) as u32,
-                blocked_until,
-                window_started_at: from_ms(started)?,
-                window_failures: seen.window_failures.unwrap_or(0).max(0) as u32,
-            }),
+        let throttle = match (
+            seen.consecutive_failures,
+            seen.window_started_at,
+            seen.window_failures,
+        ) {
+            (Some(consecutive_failures), Some(window_started_at), Some(window_failures)) => Some(
+                ThrottleRow {
+                    consecutive_failures,
+                    blocked_until: seen.blocked_until,
+                    window_started_at,
+                    window_failures,
+                }
+                .into_throttle()?,
+            ),
             _ => None,
         };
         if !right {
@@ -297,57 +365,14 @@ where
         let mut tx = self
             .write_tx(Some(&format!("otp:{action}:{}", a.receiver)))
             .await?;
-        let counted = sqlx::query(
-            "UPDATE otp_records SET failed_attempts = failed_attempts + 1,
-                 status = CASE WHEN failed_attempts + 1 >= $1 THEN 'exhausted' ELSE status END,
-                 updated_at = $2
-             WHERE id = $3 AND status IN ('pending', 'sent') AND expires_at > $2
-               AND failed_attempts = $4",
-        )
-        .bind(i64::from(policy.per_code_attempts))
-        .bind(now_ms)
-        .bind(id)
-        .bind(failed)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<DB>)?;
-        if DB::rows_affected(&counted) != 1 {
+        let cap = i64::from(policy.per_code_attempts);
+        if !Self::count_failure(&mut tx, id, cap, Some(failed), now_ms).await? {
             tx.rollback().await.map_err(map_err::<DB>)?;
             return Ok(false);
         }
+        let was = throttle.map_or(ThrottleWas::Absent, ThrottleWas::Exactly);
         let next = policy.after_failure(throttle, now);
-        let sql = match throttle {
-            None => {
-                "INSERT INTO phone_throttle (action, receiver, consecutive_failures,
-                     blocked_until, window_started_at, window_failures, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-                 ON CONFLICT (action, receiver) DO NOTHING"
-            }
-            Some(_) => {
-                "UPDATE phone_throttle SET consecutive_failures = $3, blocked_until = $4,
-                     window_started_at = $5, window_failures = $6, updated_at = $7
-                 WHERE action = $1 AND receiver = $2 AND consecutive_failures = $8
-                   AND blocked_until IS NOT DISTINCT FROM $9 AND window_started_at = $10
-                   AND window_failures = $11"
-            }
-        };
-        let mut q = sqlx::query(sql)
-            .bind(action)
-            .bind(&a.receiver)
-            .bind(i64::from(next.consecutive_failures))
-            .bind(next.blocked_until.map(ms))
-            .bind(ms(next.window_started_at))
-            .bind(i64::from(next.window_failures))
-            .bind(now_ms);
-        if let Some(seen) = throttle {
-            q = q
-                .bind(i64::from(seen.consecutive_failures))
-                .bind(seen.blocked_until.map(ms))
-                .bind(ms(seen.window_started_at))
-                .bind(i64::from(seen.window_failures));
-        }
-        let saved = q.execute(&mut *tx).await.map_err(map_err::<DB>)?;
-        if DB::rows_affected(&saved) != 1 {
+        if !Self::save_throttle(&mut tx, (action, &a.receiver), next, was, now_ms).await? {
             // The record's count is undone with it.
             tx.rollback().await.map_err(map_err::<DB>)?;
             return Ok(false);
@@ -634,27 +659,23 @@ where
             tx.commit().await.map_err(map_err::<DB>)?;
             return Ok(AttemptOutcome::NoLiveCode);
         }
-        // Count the failure on the code and on the phone before answering.
-        let counted = sqlx::query(
-            "UPDATE otp_records SET failed_attempts = failed_attempts + 1,
-                 status = CASE WHEN failed_attempts + 1 >= $1 THEN 'exhausted' ELSE status END,
-                 updated_at = $2
-             WHERE id = $3 AND status IN ('pending', 'sent')",
-        )
-        .bind(cap)
-        .bind(now_ms)
-        .bind(&row.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<DB>)?;
-        if DB::rows_affected(&counted) == 0 {
+        // Count the failure on the code and on the phone before answering (the record's expiry
+        // was checked above, under the key's lock).
+        if !Self::count_failure(&mut tx, &row.id, cap, None, now_ms).await? {
             // A right code consumed the record after this transaction read it (the fast path
             // of `attempt_from_read` takes no key lock): nothing is left to guess against.
             tx.commit().await.map_err(map_err::<DB>)?;
             return Ok(AttemptOutcome::NoLiveCode);
         }
         let next = policy.after_failure(throttle, now);
-        Self::save_throttle(&mut tx, action, &a.receiver, next, now_ms).await?;
+        Self::save_throttle(
+            &mut tx,
+            (action, &a.receiver),
+            next,
+            ThrottleWas::Any,
+            now_ms,
+        )
+        .await?;
         tx.commit().await.map_err(map_err::<DB>)?;
         Ok(AttemptOutcome::Wrong)
     }
@@ -675,7 +696,7 @@ where
             return Ok(Some(until));
         }
         let next = policy.after_failure(prev, now);
-        Self::save_throttle(&mut tx, scope, key, next, ms(now)).await?;
+        Self::save_throttle(&mut tx, (scope, key), next, ThrottleWas::Any, ms(now)).await?;
         tx.commit().await.map_err(map_err::<DB>)?;
         Ok(None)
     }

@@ -127,8 +127,8 @@ fn windows(policy: &SmsPolicy, phone: &Phone, enforce: bool) -> Windows {
 pub(super) struct Screened {
     /// Seconds until a block of the phone's prefix or country ends (`enforce`).
     pub(super) blocked_for: Option<i64>,
-    /// The window totals [`Core::pumping_after_send`] judges (`None`: detection is off).
-    totals: Option<Vec<i64>>,
+    /// The window totals [`Core::pumping_after_send`] judges (empty when detection is off).
+    totals: Vec<i64>,
 }
 
 /// The counters `pumping_after_send` judges: sent and verified per prefix, then per country.
@@ -154,7 +154,7 @@ impl Core {
         if policy.pumping.mode == PumpingMode::Off {
             return Ok(Screened {
                 blocked_for: None,
-                totals: None,
+                totals: Vec::new(),
             });
         }
         let mut keys = vec![prefix_block(phone.prefix())];
@@ -166,7 +166,6 @@ impl Core {
             .send_counters
             .blocked_and_totals(&keys, &counts, now)
             .await?;
-        let totals = Some(totals);
         let Some(until) = blocked.iter().map(|(_, u)| *u).max() else {
             return Ok(Screened {
                 blocked_for: None,
@@ -233,19 +232,11 @@ impl Core {
         if p.mode == PumpingMode::Off {
             return Ok(());
         }
-        let totals = match screened.totals {
-            // This send added one to each "sent" total (the even places) since the read.
-            Some(mut read) => {
-                for sent in read.iter_mut().step_by(2) {
-                    *sent += 1;
-                }
-                read
-            }
-            None => {
-                let counts = judged(&windows(policy, phone, false));
-                self.send_counters.totals(&counts, now).await?
-            }
-        };
+        // This send added one to each "sent" total (the even places) since the read.
+        let mut totals = screened.totals;
+        for sent in totals.iter_mut().step_by(2) {
+            *sent += 1;
+        }
         if p.mode == PumpingMode::Monitor
             && totals[0] - totals[1] > i64::from(p.prefix_unverified_max)
         {
